@@ -1,0 +1,472 @@
+"""The episode state machine: :class:`TraceFixEnvironment`."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tracefix_rl.config import EnvConfig
+from tracefix_rl.env._editor import Buffer, SyntaxReport, check_syntax
+from tracefix_rl.env._render import listing, localized_context, test_report
+from tracefix_rl.env._testing import TestRun, run_tests
+from tracefix_rl.errors import ResetNeededError
+from tracefix_rl.models import CodeAction, CodeObservation, EpisodeState, TestResult
+from tracefix_rl.sandbox import Sandbox, get_sandbox
+from tracefix_rl.tasks import Task, get_task, sample_task
+
+__all__ = ["Recorder", "StepRecord", "TraceFixEnvironment", "observation_hash"]
+
+
+def observation_hash(obs: CodeObservation) -> str:
+    """SHA-256 of everything the agent sees, minus the episode id and wall-clock timings.
+
+    Two runs of the same actions on the same task and seed give the same hashes: this is what
+    replay verification compares.
+    """
+    data = obs.model_dump(mode="json", exclude={"episode_id"})
+    for r in data.get("test_results", []):
+        r.pop("duration_ms", None)
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class StepRecord:
+    """Everything about one step, handed to the :class:`Recorder` before ``step`` returns."""
+
+    episode_id: str
+    step: int
+    action: dict[str, Any]
+    observation: CodeObservation
+    observation_hash: str
+    reward: float
+    reward_breakdown: dict[str, float]
+    cumulative_reward: float
+    done: bool
+    error: str | None
+    diff: str
+    code_before: str
+    code_after: str
+    pass_rate: float | None
+    test_results: list[dict[str, Any]]
+    duration_ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorder(Protocol):
+    """Receives every episode's manifest and steps (see :mod:`tracefix_rl.trajectory`).
+
+    ``record_step`` must make the step durable before returning: the environment returns the
+    observation only afterwards.
+    """
+
+    def start_episode(self, manifest: dict[str, Any], observation: CodeObservation) -> None: ...
+
+    def record_step(self, record: StepRecord) -> None: ...
+
+    def end_episode(self, episode_id: str, final_score: float | None, end_reason: str | None) -> None: ...
+
+
+def _round(x: float) -> float:
+    return round(x, 6)
+
+
+class TraceFixEnvironment:
+    """An agent repairs one buggy Python program per episode.
+
+    Call :meth:`reset` to start an episode, then :meth:`step` with :class:`CodeAction` until
+    the observation says ``done``. Contracts:
+
+    * ``reset`` with the same ``task_name``, ``difficulty``, ``seed`` and ``variant`` always
+      gives the same episode; with ``seed=None`` the next seed comes from the environment's own
+      generator (seeded by ``EnvConfig.seed``) and is reported in :attr:`state`.
+    * ``step`` never raises for anything the agent does: malformed actions and failing or
+      hostile code come back as observations (``last_action_error``, test results, a penalty).
+      It raises :class:`~tracefix_rl.errors.ResetNeededError` only if called before ``reset``.
+    * The episode ends on SUBMIT or when the step budget runs out; ``final_score`` is then the
+      pass rate over visible **and** hidden tests minus the accumulated step costs, rounded to
+      two decimals and clamped to ``[score_min, score_max]`` (strictly inside (0, 1)).
+    * Every step is handed to the recorder (if any) before the observation is returned.
+    """
+
+    def __init__(
+        self,
+        config: EnvConfig | None = None,
+        *,
+        sandbox: Sandbox | None = None,
+        recorder: Recorder | None = None,
+        task_resolver: Callable[[str], Task] | None = None,
+    ) -> None:
+        self.config = config or EnvConfig()
+        self._sandbox = sandbox
+        self.recorder = recorder
+        self._resolve = task_resolver or get_task
+        self._seeds = random.Random(self.config.seed)
+        self._task: Task | None = None
+        self._state = EpisodeState()
+        self._buffer: Buffer | None = None
+        self._closed = False
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The executor used for every job (the shared default unless one was given)."""
+        if self._sandbox is None:
+            self._sandbox = get_sandbox()
+        return self._sandbox
+
+    @property
+    def state(self) -> EpisodeState:
+        """A copy of the current episode's bookkeeping."""
+        return self._state.model_copy()
+
+    @property
+    def task(self) -> Task | None:
+        """The current task (including hidden parts: never show it to the agent)."""
+        return self._task
+
+    def reset(
+        self,
+        task_name: str | None = None,
+        difficulty: str | None = None,
+        seed: int | None = None,
+        variant: int | None = None,
+        episode_id: str | None = None,
+        **_: Any,
+    ) -> CodeObservation:
+        """Start a new episode and return its first observation.
+
+        Args:
+            task_name: a task name or alias (``tracefix tasks list``). If omitted, a task is
+                drawn from ``seed`` (within ``difficulty`` if given).
+            difficulty: ``easy``, ``medium`` or ``hard``; used only when ``task_name`` is omitted.
+            seed: makes the episode reproducible; also seeds ``random`` inside every job.
+            variant: the task variant; built-in tasks have only variant 0.
+            episode_id: the id to record the episode under (a fresh uuid if omitted).
+
+        Raises:
+            UnknownTaskError: ``task_name`` names no task.
+            TaskError: no such variant, or no task in ``difficulty``.
+        """
+        from tracefix_rl.errors import TaskError
+
+        if seed is None:
+            seed = self._seeds.randrange(2**31)
+        task = self._resolve(task_name) if task_name else sample_task(seed, difficulty)
+        if variant not in (None, 0):
+            raise TaskError(f"task {task.name!r} has no variant {variant}; built-in tasks have only variant 0")
+        self._task = task
+        self._buffer = Buffer(task.buggy)
+        self._seed = seed
+        self._anchor: int | None = None
+        self._cost_total = 0.0
+        self._last_eval: list[bool] | None = None
+        self._last_run: TestRun | None = None
+        self._last_action_key: str | None = None
+        self._repeat_count = 0
+        max_steps = task.max_steps or self.config.max_steps
+        self._state = EpisodeState(
+            episode_id=episode_id or uuid.uuid4().hex, step_count=0, task_name=task.name,
+            difficulty=task.difficulty, seed=seed, variant=variant or 0, max_steps=max_steps,
+            isolation=self.sandbox.isolation,
+        )
+        obs = self._observation(output=self._intro(), reward=None, breakdown={})
+        if self.recorder is not None:
+            self.recorder.start_episode(self.manifest(), obs)
+        return obs
+
+    def step(self, action: CodeAction) -> CodeObservation:
+        """Apply one action and return what the agent sees next (see the class contract)."""
+        if self._task is None or self._buffer is None:
+            raise ResetNeededError("call reset() before step()")
+        if self._state.done:
+            return self._observation(
+                output="The episode is over. Call reset() to start a new one.", reward=0.0, breakdown={},
+                error="episode is over; call reset()",
+            )
+        started = time.perf_counter()
+        before = self._buffer.source
+        self._state.step_count += 1
+        cfg = self.config.reward
+        terms: dict[str, float] = {"step_cost": cfg.step_cost}
+        self._cost_total += -cfg.step_cost
+        key = self._action_key(action, before)
+        self._repeat_count = self._repeat_count + 1 if key == self._last_action_key else 0
+        self._last_action_key = key
+        if self._repeat_count:
+            terms["repeated_action"] = cfg.repeated_action * self._repeat_count
+
+        handler = getattr(self, "_do_" + action.action_type.lower())
+        result: _Outcome = handler(action, terms)
+
+        budget_over = self._state.step_count >= self._state.max_steps and not result.done
+        if budget_over and not result.infra_error:
+            result = self._finish(terms, end_reason="step_budget", prefix=result.output)
+        reward = _round(sum(terms.values()))
+        self._state.cumulative_reward = _round(self._state.cumulative_reward + reward)
+        obs = self._observation(output=result.output, reward=reward, breakdown=terms, error=result.error,
+                                run=result.run, hidden=result.hidden, trace=result.trace,
+                                end_reason=result.end_reason, infra=result.infra_error)
+        if self.recorder is not None:
+            self._record(action, obs, before, result, started)
+        return obs
+
+    def manifest(self) -> dict[str, Any]:
+        """What a replay needs to rebuild this episode exactly (recorded with every trajectory)."""
+        import platform
+
+        from tracefix_rl import __version__
+
+        assert self._task is not None
+        return {
+            "format": "tracefix-trajectory/1",
+            "package_version": __version__,
+            "python_version": platform.python_version(),
+            "isolation": self._state.isolation,
+            "episode_id": self._state.episode_id,
+            "task_name": self._task.name,
+            "task_hash": self._task.content_hash,
+            "tests_hash": self._task.tests_hash,
+            "difficulty": self._task.difficulty,
+            "seed": self._seed,
+            "variant": self._state.variant,
+            "max_steps": self._state.max_steps,
+            "reward_config": self.config.reward.to_dict(),
+            "limits": self.config.limits.to_dict(),
+            "env_config": {"context_radius": self.config.context_radius,
+                           "context_max_chars": self.config.context_max_chars,
+                           "trace_max_frames": self.config.trace_max_frames,
+                           "trace_max_chars": self.config.trace_max_chars},
+        }
+
+    def close(self) -> None:
+        """End the current episode's resources. Idempotent; the shared sandbox stays up."""
+        self._closed = True
+
+    def __enter__(self) -> TraceFixEnvironment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _do_view_code(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
+        assert self._buffer is not None
+        return _Outcome("=== Full Source ===\n" + listing(self._buffer.lines, self._anchor))
+
+    def _do_run_tests(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
+        assert self._task is not None
+        run = self._evaluate(self._task.tests)
+        if run.infra_error:
+            return _Outcome(test_report(run, self._buffer.lines), run=run, infra_error=True,  # type: ignore[union-attr]
+                            error="sandbox infrastructure error; the run was not scored, try again")
+        self._shape(run, terms)
+        return _Outcome(test_report(run, self._buffer.lines), run=run)  # type: ignore[union-attr]
+
+    def _do_replace_lines(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
+        buf = self._buffer
+        assert buf is not None
+        cfg = self.config.reward
+        problem = buf.range_error(action.start_line, action.end_line)
+        if problem is None and action.new_code_block is None:
+            problem = "REPLACE_LINES needs new_code_block (use an empty string to delete lines)."
+        if problem:
+            terms["invalid_action"] = cfg.invalid_action
+            return _Outcome(f"Invalid action: {problem}", error=problem)
+        start, end = int(action.start_line), int(action.end_line)  # type: ignore[arg-type]
+        block = action.new_code_block or ""
+        span = min(end, buf.line_count) - start + 1
+        if not block.strip() and span > cfg.destructive_lines:
+            terms["destructive_edit"] = cfg.destructive_edit
+            problem = (f"Refused: an empty block would delete {span} lines (more than "
+                       f"{cfg.destructive_lines}). Delete fewer lines at a time.")
+            return _Outcome(problem, error=problem)
+        lo, hi = buf.replace(start, end, block)
+        self._anchor = max(1, min(hi if hi >= lo else lo, buf.line_count)) if buf.line_count else None
+        syntax = check_syntax(buf.source)
+        if not syntax.ok:
+            terms["syntax_error"] = cfg.syntax_error
+        what = f"Replaced lines {start}-{end} with {hi - lo + 1} line(s)." if hi >= lo else \
+            f"Deleted lines {start}-{min(end, start + span - 1)}."
+        note = f"\nWarning: the program no longer parses: {syntax.message}" if not syntax.ok else ""
+        return _Outcome(what + note)
+
+    def _do_undo_edit(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
+        assert self._buffer is not None
+        terms["undo_reset"] = self.config.reward.undo_reset
+        self._anchor = None
+        if not self._buffer.undo():
+            return _Outcome("Nothing to undo: the program is unchanged since the start (or the last reset).")
+        return _Outcome(f"Reverted the last edit ({self._buffer.undo_depth} more can be undone).")
+
+    def _do_reset_to_original(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
+        assert self._buffer is not None
+        terms["undo_reset"] = self.config.reward.undo_reset
+        self._anchor = None
+        self._buffer.reset()
+        return _Outcome("Restored the original program; the edit history is cleared.")
+
+    def _do_trace(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
+        from tracefix_rl.env._trace_action import trace_step
+
+        return trace_step(self, action, terms)
+
+    def _do_submit(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
+        return self._finish(terms, end_reason="submitted")
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _evaluate(self, tests: Any) -> TestRun:
+        assert self._buffer is not None
+        syntax = check_syntax(self._buffer.source)
+        if not syntax.ok:
+            return _syntax_run(tests, syntax)
+        run = run_tests(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits,
+                        seed=self._seed)
+        if run.infra_error:  # one retry: a fault of ours must not cost the agent
+            run = run_tests(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits,
+                            seed=self._seed)
+        return run
+
+    def _baseline(self) -> list[bool]:
+        if self._last_eval is None:
+            assert self._task is not None
+            run = run_tests(self._task.buggy, self._task.tests, sandbox=self.sandbox,
+                            limits=self.config.limits, seed=self._seed)
+            self._last_eval = [r.passed for r in run.results]
+        return self._last_eval
+
+    def _shape(self, run: TestRun, terms: dict[str, float]) -> None:
+        cfg = self.config.reward
+        before = self._baseline()
+        now = [r.passed for r in run.results]
+        gained = sum(1 for b, n in zip(before, now) if n and not b)
+        lost = sum(1 for b, n in zip(before, now) if b and not n)
+        if gained:
+            terms["new_passes"] = cfg.new_pass * gained
+        if lost:
+            terms["regressions"] = cfg.regression * lost
+        if run.syntax_error is not None:
+            terms["syntax_error"] = cfg.syntax_error
+        self._last_eval = now
+        self._last_run = run
+        if run.failing_line:
+            self._anchor = run.failing_line
+
+    def _finish(self, terms: dict[str, float], *, end_reason: str, prefix: str = "") -> _Outcome:
+        assert self._task is not None and self._buffer is not None
+        visible = self._evaluate(self._task.tests)
+        hidden = self._evaluate(self._task.hidden_tests)
+        if visible.infra_error or hidden.infra_error:
+            return _Outcome("The sandbox failed while grading (infrastructure error); the episode goes on. "
+                            "Submit again.", error="sandbox infrastructure error while grading",
+                            infra_error=True)
+        self._shape(visible, terms)
+        total = visible.total + hidden.total
+        rate = (visible.passed + hidden.passed) / total if total else 0.0
+        score = self._clamp(rate - self._cost_total)
+        terms["final_score"] = score
+        self._state.done = True
+        self._state.final_score = score
+        report = test_report(visible, self._buffer.lines, hidden=hidden)
+        head = "Step budget exhausted: the program was graded as it stands.\n" if end_reason == "step_budget" else ""
+        out = (prefix + "\n\n" if prefix else "") + head + report + f"\n\nFinal score: {score:.2f}"
+        return _Outcome(out, run=visible, hidden=hidden, done=True, end_reason=end_reason)
+
+    def _clamp(self, raw: float) -> float:
+        cfg = self.config.reward
+        return min(cfg.score_max, max(cfg.score_min, round(raw, 2)))
+
+    def _action_key(self, action: CodeAction, source: str) -> str:
+        fields = action.model_dump(exclude={"thought"})
+        return hashlib.sha256((json.dumps(fields, sort_keys=True) + source).encode()).hexdigest()
+
+    def _intro(self) -> str:
+        assert self._task is not None and self._buffer is not None
+        names = ", ".join(t.name for t in self._task.tests)
+        return (f"Task: {self._task.name} ({self._task.difficulty}). {self._task.description}\n"
+                f"The program has a bug. Visible tests: {names}. Hidden tests run at SUBMIT.\n\n"
+                "=== Full Source ===\n" + listing(self._buffer.lines))
+
+    def _observation(
+        self, *, output: str, reward: float | None, breakdown: dict[str, float], error: str | None = None,
+        run: TestRun | None = None, hidden: TestRun | None = None, trace: str | None = None,
+        end_reason: str | None = None, infra: bool = False,
+    ) -> CodeObservation:
+        assert self._task is not None and self._buffer is not None
+        syntax = check_syntax(self._buffer.source)
+        shown = run or self._last_run
+        results: list[TestResult] = list(shown.results) if shown else []
+        return CodeObservation(
+            done=self._state.done, reward=reward, code_dict=self._buffer.as_dict(),
+            localized_context=localized_context(self._buffer.lines, self._anchor, self.config.context_radius,
+                                                self.config.context_max_chars),
+            last_execution_output=output, syntax_error=not syntax.ok,
+            syntax_error_message=syntax.message, syntax_error_line=syntax.line,
+            test_results=results,
+            tests_passed=shown.passed if shown else None, tests_total=shown.total if shown else None,
+            hidden_tests_passed=hidden.passed if hidden else None,
+            hidden_tests_total=hidden.total if hidden else None,
+            step_count=self._state.step_count,
+            steps_remaining=max(0, self._state.max_steps - self._state.step_count),
+            final_score=self._state.final_score, last_action_error=error, task_name=self._task.name,
+            difficulty=self._task.difficulty, task_description=self._task.description,
+            episode_id=self._state.episode_id or "", reward_breakdown={k: _round(v) for k, v in breakdown.items()},
+            cumulative_reward=self._state.cumulative_reward, end_reason=end_reason,  # type: ignore[arg-type]
+            trace=trace, infra_error=infra,
+        )
+
+    def _record(self, action: CodeAction, obs: CodeObservation, before: str, result: _Outcome,
+                started: float) -> None:
+        assert self.recorder is not None and self._buffer is not None
+        after = self._buffer.source
+        diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
+                                            "before/program.py", "after/program.py"))
+        run = result.run
+        record = StepRecord(
+            episode_id=obs.episode_id, step=obs.step_count, action=action.model_dump(mode="json"),
+            observation=obs, observation_hash=observation_hash(obs), reward=obs.reward or 0.0,
+            reward_breakdown=dict(obs.reward_breakdown), cumulative_reward=obs.cumulative_reward,
+            done=obs.done, error=obs.last_action_error, diff=diff, code_before=before, code_after=after,
+            pass_rate=(run.passed / run.total) if run and run.total else None,
+            test_results=[r.model_dump(mode="json") for r in (run.results if run else [])],
+            duration_ms=(time.perf_counter() - started) * 1000,
+            extra={"hidden_passed": result.hidden.passed if result.hidden else None,
+                   "hidden_total": result.hidden.total if result.hidden else None,
+                   "end_reason": result.end_reason, "isolation": self._state.isolation},
+        )
+        self.recorder.record_step(record)
+        if obs.done:
+            self.recorder.end_episode(obs.episode_id, obs.final_score, result.end_reason)
+
+
+@dataclass
+class _Outcome:
+    output: str
+    error: str | None = None
+    run: TestRun | None = None
+    hidden: TestRun | None = None
+    trace: str | None = None
+    done: bool = False
+    end_reason: str | None = None
+    infra_error: bool = False
+
+
+def _syntax_run(tests: Any, syntax: SyntaxReport) -> TestRun:
+    from tracefix_rl.sandbox import Outcome
+
+    results = [TestResult(test_name=t.name, passed=False, status="not_run", call=t.describe_call(),
+                          expected=t.describe_expectation(),
+                          error_message="not run: the program has a syntax error") for t in tests]
+    return TestRun(results=results, outcome=Outcome.OK,
+                   syntax_error={"line": syntax.line, "message": syntax.message, "text": ""},
+                   failing_line=syntax.line)

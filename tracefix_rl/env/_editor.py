@@ -1,0 +1,128 @@
+"""The program buffer: line-addressed replacement, auto-indent, unlimited undo, reset."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+__all__ = ["Buffer", "SyntaxReport", "check_syntax", "reindent_block"]
+
+
+@dataclass(frozen=True)
+class SyntaxReport:
+    """The result of parsing the buffer: ``ok``, or the error message and its line."""
+
+    ok: bool
+    message: str | None = None
+    line: int | None = None
+
+
+def check_syntax(source: str) -> SyntaxReport:
+    """Parse ``source`` and report the first syntax error, if any."""
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        return SyntaxReport(False, f"{exc.msg} (line {exc.lineno})", exc.lineno)
+    except (ValueError, MemoryError, RecursionError) as exc:
+        return SyntaxReport(False, f"{type(exc).__name__}: {exc}", None)
+    return SyntaxReport(True)
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def reindent_block(block: str, base_indent: str) -> list[str]:
+    """Return the lines of ``block`` placed at ``base_indent``.
+
+    If the block's first non-blank line has no leading whitespace, every line is shifted so the
+    first line sits at ``base_indent`` and relative indentation is kept (the original
+    TraceFix-RL rule). If the first line is already indented, the block is taken exactly as
+    given, so a fix may change a line's indentation (e.g. dedent a ``return`` out of a loop).
+
+    >>> reindent_block("if x:\\n    y()", "        ")
+    ['        if x:', '            y()']
+    >>> reindent_block("    return r", "        ")
+    ['    return r']
+    """
+    lines = block.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # a trailing newline does not add an empty line
+    first = next((ln for ln in lines if ln.strip()), None)
+    if first is None or _indent_of(first):
+        return [ln.rstrip() for ln in lines]
+    out = []
+    for ln in lines:
+        out.append(base_indent + ln.rstrip() if ln.strip() else "")
+    return out
+
+
+class Buffer:
+    """The agent's working copy of the program, with an undo history."""
+
+    def __init__(self, original: str) -> None:
+        self._original = original.splitlines()
+        self._lines = list(self._original)
+        self._history: list[list[str]] = []
+
+    @property
+    def lines(self) -> list[str]:
+        """Current lines (a copy)."""
+        return list(self._lines)
+
+    @property
+    def source(self) -> str:
+        """Current program text, newline-terminated."""
+        return "\n".join(self._lines) + "\n" if self._lines else ""
+
+    @property
+    def line_count(self) -> int:
+        """Number of lines in the buffer."""
+        return len(self._lines)
+
+    @property
+    def undo_depth(self) -> int:
+        """How many edits UNDO_EDIT can still revert."""
+        return len(self._history)
+
+    def as_dict(self) -> dict[int, str]:
+        """Lines keyed by 1-based line number (the observation's ``code_dict``)."""
+        return {i + 1: text for i, text in enumerate(self._lines)}
+
+    def range_error(self, start: int | None, end: int | None) -> str | None:
+        """Why ``start..end`` is not a valid REPLACE_LINES range, or ``None`` if it is."""
+        last = len(self._lines)
+        if start is None or end is None:
+            return "REPLACE_LINES needs both start_line and end_line (integers)."
+        if start < 1:
+            return f"start_line must be >= 1, got {start}."
+        if start > end:
+            return f"start_line ({start}) must be <= end_line ({end})."
+        if end > last + 1:
+            return f"end_line ({end}) is past the end: the file has {last} lines (use {last + 1} to append)."
+        return None
+
+    def replace(self, start: int, end: int, block: str) -> tuple[int, int]:
+        """Replace lines ``start..end`` with ``block`` and return the new block's line span.
+
+        The caller has checked the range with :meth:`range_error`. An empty block deletes the
+        lines; the returned span is then ``(start, start - 1)``.
+        """
+        self._history.append(list(self._lines))
+        anchor = self._lines[start - 1] if start - 1 < len(self._lines) else ""
+        new = reindent_block(block, _indent_of(anchor)) if block.strip() else []
+        hi = min(end, len(self._lines))
+        self._lines[start - 1 : hi] = new
+        return start, start + len(new) - 1
+
+    def undo(self) -> bool:
+        """Revert the last edit; ``False`` if there is nothing to undo."""
+        if not self._history:
+            return False
+        self._lines = self._history.pop()
+        return True
+
+    def reset(self) -> None:
+        """Restore the original program and forget the history."""
+        self._lines = list(self._original)
+        self._history.clear()

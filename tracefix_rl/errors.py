@@ -1,0 +1,87 @@
+"""Exceptions raised by TraceFix-RL.
+
+Everything an agent's *code* does wrong (failing tests, syntax errors, a timeout in the
+sandbox) and every malformed *action* becomes an observation, never an exception. The classes
+below are for API misuse and broken infrastructure only::
+
+    TraceFixError
+    ├── TaskError
+    │   └── UnknownTaskError
+    ├── EpisodeError
+    │   └── ResetNeededError
+    ├── SandboxError
+    │   └── SandboxStartError
+    ├── TraceError
+    │   └── TraceParseError
+    ├── TrajectoryError
+    │   └── ReplayError
+    └── ConfigError
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EpisodeError",
+    "ReplayError",
+    "ResetNeededError",
+    "SandboxError",
+    "SandboxStartError",
+    "TaskError",
+    "TraceError",
+    "TraceFixError",
+    "TraceParseError",
+    "TrajectoryError",
+    "UnknownTaskError",
+]
+
+
+class TraceFixError(Exception):
+    """Base class of every exception raised by TraceFix-RL."""
+
+
+class TaskError(TraceFixError):
+    """A task is malformed or cannot be loaded."""
+
+
+class UnknownTaskError(TaskError, KeyError):
+    """No task with the requested name (the message lists close matches)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class EpisodeError(TraceFixError):
+    """The environment was used out of order."""
+
+
+class ResetNeededError(EpisodeError):
+    """``step`` was called before ``reset``."""
+
+
+class SandboxError(TraceFixError):
+    """The sandbox was misused or its infrastructure failed."""
+
+
+class SandboxStartError(SandboxError):
+    """The sandbox could not start (no usable isolation, fork-server died, ...)."""
+
+
+class TraceError(TraceFixError):
+    """A trace could not be produced."""
+
+
+class TraceParseError(TraceError):
+    """A trace string is not in CWM format."""
+
+
+class TrajectoryError(TraceFixError):
+    """A trajectory store or file is unusable."""
+
+
+class ReplayError(TrajectoryError):
+    """A recorded episode cannot be replayed (missing, or built by an incompatible version)."""
+
+
+class ConfigError(TraceFixError):
+    """A configuration value is invalid."""

@@ -1,0 +1,118 @@
+"""The executor contract: what a job is, how it ends, and the one-method interface.
+
+Every piece of agent-controlled code (test runs, traces, grading) runs through a
+:class:`Sandbox`. A job names a *driver* (trusted code that the sandbox child imports, see
+:data:`DRIVERS`), a JSON-able payload for it, and :class:`Limits`. The driver runs in the
+isolated child, streams JSON-able records back over a private channel with ``emit``, and the
+sandbox returns an :class:`Execution` that says how the job ended. Nothing is ever parsed from
+the program's own stdout.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "DRIVERS",
+    "Execution",
+    "Limits",
+    "Outcome",
+    "Sandbox",
+]
+
+#: Drivers a job may name, as ``module:function``. Each function has the signature
+#: ``run(payload: dict, emit: Callable[[dict], None]) -> None`` and runs inside the child.
+DRIVERS: dict[str, str] = {
+    "tests": "tracefix_rl.sandbox._driver_tests:run",
+    "trace": "tracefix_rl.trace._driver:run",
+}
+
+
+class Outcome(str, enum.Enum):
+    """How a sandbox job ended, independently of what the tests said.
+
+    ``OK`` means the driver ran to completion; test pass/fail lives in the records.
+    ``INFRA_ERROR`` is a fault of the sandbox itself (fork, pipe, start-up) and must never be
+    scored as a pass or a failure.
+    """
+
+    OK = "ok"
+    TIMEOUT = "timeout"  # wall-clock deadline hit, killed by the parent
+    CPU_LIMIT = "cpu_limit"  # RLIMIT_CPU exceeded (SIGXCPU / SIGKILL)
+    MEMORY = "memory"  # address-space limit hit (MemoryError escaped or kill)
+    OUTPUT_LIMIT = "output_limit"  # file-size or captured-output cap exceeded
+    EXITED = "exited"  # the program ended the process early (sys.exit, os._exit, BaseException)
+    CRASHED = "crashed"  # killed by a signal (segfault, abort, ...)
+    INFRA_ERROR = "infra_error"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one job. All are enforced by the sandbox, never by the driver."""
+
+    wall_s: float = 5.0
+    """Wall-clock deadline for the whole job; the parent kills the process group at expiry."""
+    cpu_s: int = 5
+    """RLIMIT_CPU, in seconds."""
+    memory_mb: int = 1024
+    """RLIMIT_AS, in MiB."""
+    fsize_mb: int = 16
+    """RLIMIT_FSIZE, in MiB: the largest file the job may write."""
+    nofile: int = 256
+    """RLIMIT_NOFILE."""
+    nproc: int = 64
+    """RLIMIT_NPROC (only meaningful when jobs run under a per-slot uid)."""
+    output_bytes: int = 65536
+    """Cap on captured stdout and on stderr, each; the tail is kept."""
+    per_test_s: float = 2.0
+    """Cooperative per-test timeout applied by the test driver (the wall clock is the backstop)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the limits as a plain dict (recorded in trajectory manifests)."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Execution:
+    """The result of one sandbox job.
+
+    ``records`` are the JSON-able dicts the driver emitted, in order, even when the job was
+    killed part-way (so the tests that finished before a timeout are still known).
+    """
+
+    outcome: Outcome
+    records: list[dict[str, Any]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    duration_ms: float = 0.0
+    exit_code: int | None = None
+    signal: int | None = None
+    detail: str = ""
+    isolation: str = ""
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """Runs one trusted driver over untrusted payload code in isolation.
+
+    Implementations must be safe to call from many threads at once, must never raise for
+    anything the job's code does (that is an :class:`Outcome`), and raise
+    :class:`tracefix_rl.errors.SandboxError` only for misuse (unknown driver, closed sandbox).
+    """
+
+    @property
+    def isolation(self) -> str:
+        """Name of the active isolation level, e.g. ``"forkserver+landlock+seccomp+uid"``."""
+        ...
+
+    def execute(self, driver: str, payload: dict[str, Any], limits: Limits) -> Execution:
+        """Run ``driver`` on ``payload`` under ``limits`` and report how it ended."""
+        ...
+
+    def close(self) -> None:
+        """Release every process and directory the sandbox holds. Idempotent."""
+        ...

@@ -1,0 +1,224 @@
+"""Fallback executor: one fresh interpreter per job, rlimits, new session, wall-clock kill.
+
+This is isolation level ``subprocess`` (rlimits only, no filesystem or network confinement)
+and is used only when explicitly allowed, or as the base that stronger levels wrap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from tracefix_rl.sandbox._base import DRIVERS, Execution, Limits, Outcome
+
+__all__ = ["SubprocessSandbox", "job_environment"]
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_BOOT = (
+    "import sys, json, os\n"
+    "sys.path.insert(0, {parent!r})\n"
+    "from tracefix_rl.sandbox._child import run_job\n"
+    "job = json.loads(sys.stdin.buffer.read())\n"
+    "run_job(job['driver'], job['payload'], {fd})\n"
+)
+
+
+def job_environment() -> dict[str, str]:
+    """The complete, secret-free environment every job runs with (fixed seeds and locale)."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONHASHSEED": "0",
+        "TZ": "UTC",
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "HOME": "/nonexistent",
+    }
+
+
+def _set_limits(limits: Limits) -> None:
+    def lim(which: int, value: int) -> None:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+
+    lim(resource.RLIMIT_CPU, int(limits.cpu_s))
+    lim(resource.RLIMIT_AS, limits.memory_mb << 20)
+    lim(resource.RLIMIT_FSIZE, limits.fsize_mb << 20)
+    lim(resource.RLIMIT_NOFILE, limits.nofile)
+    lim(resource.RLIMIT_CORE, 0)
+
+
+class SubprocessSandbox:
+    """Runs each job in ``python -S -s`` with rlimits; no confinement beyond that."""
+
+    isolation = "subprocess"
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    def execute(self, driver: str, payload: dict[str, Any], limits: Limits) -> Execution:
+        """Run one job; see :class:`tracefix_rl.sandbox.Sandbox`."""
+        if driver not in DRIVERS:
+            from tracefix_rl.errors import SandboxError
+
+            raise SandboxError(f"unknown driver {driver!r}; known: {sorted(DRIVERS)}")
+        started = time.perf_counter()
+        rfd, wfd = os.pipe()
+        workdir = tempfile.mkdtemp(prefix="tracefix-job-")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-s", "-c", _BOOT.format(parent=_PACKAGE_PARENT, fd=wfd)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(wfd,), cwd=workdir, env=job_environment(), start_new_session=True,
+                preexec_fn=lambda: _set_limits(limits),
+            )
+        except OSError as exc:
+            os.close(rfd)
+            os.close(wfd)
+            return Execution(Outcome.INFRA_ERROR, detail=f"spawn failed: {exc}", isolation=self.isolation)
+        os.close(wfd)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(json.dumps({"driver": driver, "payload": payload}).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        result = _collect(proc, rfd, limits, started)
+        result.isolation = self.isolation
+        _rmtree(workdir)
+        return result
+
+    def close(self) -> None:
+        """Nothing is held between jobs; provided for the :class:`Sandbox` contract."""
+        self._closed = True
+
+
+def _collect(proc: subprocess.Popen[bytes], rfd: int, limits: Limits, started: float) -> Execution:
+    deadline = started + limits.wall_s
+    cap = limits.output_bytes
+    buffers = {"records": bytearray(), "stdout": bytearray(), "stderr": bytearray()}
+    dropped = {"stdout": 0, "stderr": 0}
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    sel.register(rfd, selectors.EVENT_READ, "records")
+    sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr.fileno(), selectors.EVENT_READ, "stderr")
+    timed_out = False
+    open_streams = 3
+    while open_streams:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in sel.select(timeout=remaining):
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                sel.unregister(key.fd)
+                open_streams -= 1
+                continue
+            name = key.data
+            buf = buffers[name]
+            buf += chunk
+            if name != "records" and len(buf) > cap:
+                dropped[name] += len(buf) - cap
+                del buf[: len(buf) - cap]
+    sel.close()
+    if timed_out:
+        _kill_group(proc.pid)
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.wait()
+    _kill_group(proc.pid)  # leftovers of the session, if any
+    os.close(rfd)
+    proc.stdout.close()
+    proc.stderr.close()
+    return finish_execution(
+        records_blob=bytes(buffers["records"]),
+        stdout=bytes(buffers["stdout"]), stderr=bytes(buffers["stderr"]),
+        dropped_stdout=dropped["stdout"], dropped_stderr=dropped["stderr"],
+        returncode=proc.returncode, timed_out=timed_out, started=started,
+    )
+
+
+def finish_execution(
+    *, records_blob: bytes, stdout: bytes, stderr: bytes, dropped_stdout: int, dropped_stderr: int,
+    returncode: int | None, timed_out: bool, started: float,
+) -> Execution:
+    """Classify a finished job from its raw pieces (shared by every executor)."""
+    records: list[dict[str, Any]] = []
+    for line in records_blob.split(b"\n"):
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a partial last line from a killed job
+        if isinstance(rec, dict):
+            records.append(rec)
+    out = stdout.decode("utf-8", "replace")
+    err = stderr.decode("utf-8", "replace")
+    if dropped_stdout:
+        out = f"[...truncated {dropped_stdout} bytes...]" + out
+    if dropped_stderr:
+        err = f"[...truncated {dropped_stderr} bytes...]" + err
+    sig = -returncode if returncode is not None and returncode < 0 else None
+    code = returncode if returncode is not None and returncode >= 0 else None
+    finished = bool(records) and records[-1].get("kind") == "done"
+    if timed_out:
+        outcome = Outcome.TIMEOUT
+    elif sig in (signal.SIGXCPU,) or (sig == signal.SIGKILL and not finished):
+        outcome = Outcome.CPU_LIMIT if sig == signal.SIGXCPU else Outcome.CRASHED
+    elif sig == signal.SIGXFSZ:
+        outcome = Outcome.OUTPUT_LIMIT
+    elif sig is not None:
+        outcome = Outcome.CRASHED
+    elif "MemoryError" in err[-2000:] and not finished:
+        outcome = Outcome.MEMORY
+    elif "File too large" in err[-2000:] and not finished:
+        outcome = Outcome.OUTPUT_LIMIT
+    elif code == 0 and finished:
+        outcome = Outcome.OK
+    elif _ends_cleanly(records):
+        outcome = Outcome.OK
+    else:
+        outcome = Outcome.EXITED
+    return Execution(
+        outcome=outcome, records=records, stdout=out, stderr=err,
+        stdout_truncated=bool(dropped_stdout), stderr_truncated=bool(dropped_stderr),
+        duration_ms=(time.perf_counter() - started) * 1000, exit_code=code, signal=sig,
+    )
+
+
+def _ends_cleanly(records: list[dict[str, Any]]) -> bool:
+    """A job that stopped at a compile or module error finished its driver's work."""
+    if not records:
+        return False
+    last = records[-1]
+    return last.get("kind") in ("compile", "module") and last.get("ok") is False
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

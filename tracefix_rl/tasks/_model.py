@@ -1,0 +1,169 @@
+"""A task is data: a reference program, a buggy program, visible and hidden tests."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["DIFFICULTIES", "Difficulty", "Task", "TestSpec"]
+
+Difficulty = Literal["easy", "medium", "hard"]
+DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One test: run ``setup`` statements, evaluate ``call``, compare with the expectation.
+
+    Exactly one of ``expected`` (a Python literal, as text) and ``raises`` (an exception class
+    name) is set. ``approx`` compares numbers with :func:`math.isclose`.
+    """
+
+    name: str
+    call: str
+    expected: str | None = None
+    raises: str | None = None
+    setup: str = ""
+    approx: bool = False
+
+    def expected_value(self) -> Any:
+        """The expected value, parsed from its literal text."""
+        if self.expected is None:
+            raise ValueError(f"test {self.name!r} expects an exception, not a value")
+        return ast.literal_eval(self.expected)
+
+    def describe_call(self) -> str:
+        """The test's call as shown to the agent, setup included."""
+        if self.setup:
+            return self.setup.strip().replace("\n", "; ") + "; " + self.call
+        return self.call
+
+    def describe_expectation(self) -> str:
+        """``raises X`` or the expected literal."""
+        return f"raises {self.raises}" if self.raises else str(self.expected)
+
+    def to_payload(self) -> dict[str, str]:
+        """The part of the test the sandbox child may see (no expected value)."""
+        return {"name": self.name, "setup": self.setup, "call": self.call}
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict."""
+        d: dict[str, Any] = {"name": self.name, "call": self.call}
+        for key in ("expected", "raises"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        if self.setup:
+            d["setup"] = self.setup
+        if self.approx:
+            d["approx"] = True
+        return d
+
+
+@dataclass(frozen=True)
+class Task:
+    """A debugging task. Only ``buggy``, ``description`` and the visible tests reach the agent.
+
+    ``reference``, ``hidden_tests``, ``bug_description`` and ``provenance`` never appear in an
+    observation.
+    """
+
+    name: str
+    difficulty: Difficulty
+    entry_point: str
+    description: str
+    reference: str
+    buggy: str
+    tests: tuple[TestSpec, ...]
+    hidden_tests: tuple[TestSpec, ...]
+    bug_type: str = ""
+    bug_description: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    max_steps: int | None = None
+
+    @property
+    def all_tests(self) -> tuple[TestSpec, ...]:
+        """Visible tests followed by hidden tests (what SUBMIT runs)."""
+        return self.tests + self.hidden_tests
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain data (the task-pack record)."""
+        return {
+            "name": self.name, "difficulty": self.difficulty, "entry_point": self.entry_point,
+            "description": self.description, "reference": self.reference, "buggy": self.buggy,
+            "tests": [t.to_dict() for t in self.tests],
+            "hidden_tests": [t.to_dict() for t in self.hidden_tests],
+            "bug_type": self.bug_type, "bug_description": self.bug_description,
+            "provenance": self.provenance, "aliases": list(self.aliases), "max_steps": self.max_steps,
+        }
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over every field: two tasks with the same hash behave identically."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    @property
+    def tests_hash(self) -> str:
+        """SHA-256 over visible and hidden tests only (recorded at reset and at submit)."""
+        blob = json.dumps([t.to_dict() for t in self.all_tests], sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        """Build a task from plain data, validating field types and test shapes."""
+        from tracefix_rl.errors import TaskError
+
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise TaskError("task has no 'name'")
+        try:
+            difficulty = data["difficulty"]
+            if difficulty not in DIFFICULTIES:
+                raise TaskError(f"task {name!r}: difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
+            tests = tuple(_test_from_dict(name, t) for t in data.get("tests", ()))
+            hidden = tuple(_test_from_dict(name, t) for t in data.get("hidden_tests", ()))
+            if not tests:
+                raise TaskError(f"task {name!r} has no visible tests")
+            if not hidden:
+                raise TaskError(f"task {name!r} has no hidden tests")
+            names = [t.name for t in tests + hidden]
+            if len(set(names)) != len(names):
+                raise TaskError(f"task {name!r}: test names are not unique")
+            return cls(
+                name=name, difficulty=difficulty, entry_point=str(data["entry_point"]),
+                description=str(data.get("description", "")).strip(),
+                reference=_program(data["reference"]), buggy=_program(data["buggy"]),
+                tests=tests, hidden_tests=hidden, bug_type=str(data.get("bug_type", "")),
+                bug_description=str(data.get("bug_description", "")),
+                provenance=dict(data.get("provenance") or {}),
+                aliases=tuple(data.get("aliases", ())), max_steps=data.get("max_steps"),
+            )
+        except KeyError as exc:
+            raise TaskError(f"task {name!r} is missing field {exc.args[0]!r}") from None
+
+
+def _program(text: str) -> str:
+    text = text.strip("\n")
+    return text + "\n"
+
+
+def _test_from_dict(task: str, d: dict[str, Any]) -> TestSpec:
+    from tracefix_rl.errors import TaskError
+
+    if "name" not in d or "call" not in d:
+        raise TaskError(f"task {task!r}: every test needs 'name' and 'call', got {sorted(d)}")
+    expected, raises = d.get("expected"), d.get("raises")
+    if (expected is None) == (raises is None):
+        raise TaskError(f"task {task!r}, test {d['name']!r}: set exactly one of 'expected' and 'raises'")
+    if expected is not None:
+        expected = str(expected)
+        try:
+            ast.literal_eval(expected)
+        except (ValueError, SyntaxError) as exc:
+            raise TaskError(f"task {task!r}, test {d['name']!r}: expected is not a Python literal: {exc}") from None
+    return TestSpec(name=str(d["name"]), call=str(d["call"]), expected=expected, raises=raises,
+                    setup=str(d.get("setup", "")), approx=bool(d.get("approx", False)))
