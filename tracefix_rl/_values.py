@@ -79,7 +79,7 @@ def _numbers_close(a: object, b: object, rel_tol: float, abs_tol: float) -> bool
         return math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=abs_tol)  # type: ignore[arg-type]
     if type(a) is type(b) and type(a) in (list, tuple):
         return len(a) == len(b) and all(  # type: ignore[arg-type]
-            _numbers_close(x, y, rel_tol, abs_tol) for x, y in zip(a, b)  # type: ignore[call-overload]
+            _numbers_close(x, y, rel_tol, abs_tol) for x, y in zip(a, b, strict=True)  # type: ignore[call-overload]
         )
     return canonical(a) == canonical(b)
 

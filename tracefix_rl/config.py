@@ -65,3 +65,6 @@ class EnvConfig:
     """Size of the readable trace rendering in ``last_execution_output``."""
     seed: int = 0
     """Seeds the sequence of episode seeds used when ``reset`` gets ``seed=None``."""
+    record: bool = True
+    """Record every episode with the default recorder (:func:`tracefix_rl.trajectory.default_recorder`:
+    ``$TRACEFIX_DB``, off when ``TRACEFIX_RECORD=0``) when no ``recorder`` is passed."""

@@ -8,18 +8,18 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tracefix_rl.config import EnvConfig
-from tracefix_rl.env._editor import Buffer, SyntaxReport, check_syntax
+from tracefix_rl.env._editor import Buffer, SyntaxReport
 from tracefix_rl.env._render import listing, localized_context, test_report
 from tracefix_rl.env._testing import TestRun, run_tests
 from tracefix_rl.errors import ResetNeededError
 from tracefix_rl.models import CodeAction, CodeObservation, EpisodeState, TestResult
 from tracefix_rl.sandbox import Sandbox, get_sandbox
-from tracefix_rl.tasks import Task, get_task, sample_task
+from tracefix_rl.tasks import Task
+from tracefix_rl.tasks._source import BuiltinSource, TaskSource, open_task_source
 
 __all__ = ["Recorder", "StepRecord", "TraceFixEnvironment", "observation_hash"]
 
@@ -102,12 +102,16 @@ class TraceFixEnvironment:
         *,
         sandbox: Sandbox | None = None,
         recorder: Recorder | None = None,
-        task_resolver: Callable[[str], Task] | None = None,
+        task_source: TaskSource | None = None,
     ) -> None:
         self.config = config or EnvConfig()
         self._sandbox = sandbox
+        if recorder is None and self.config.record:
+            from tracefix_rl.trajectory import default_recorder
+
+            recorder = default_recorder()
         self.recorder = recorder
-        self._resolve = task_resolver or get_task
+        self._default_source = task_source
         self._seeds = random.Random(self.config.seed)
         self._task: Task | None = None
         self._state = EpisodeState()
@@ -140,6 +144,7 @@ class TraceFixEnvironment:
         seed: int | None = None,
         variant: int | None = None,
         episode_id: str | None = None,
+        task_pack: str | None = None,
         **_: Any,
     ) -> CodeObservation:
         """Start a new episode and return its first observation.
@@ -149,20 +154,23 @@ class TraceFixEnvironment:
                 drawn from ``seed`` (within ``difficulty`` if given).
             difficulty: ``easy``, ``medium`` or ``hard``; used only when ``task_name`` is omitted.
             seed: makes the episode reproducible; also seeds ``random`` inside every job.
-            variant: the task variant; built-in tasks have only variant 0.
+            variant: ``0`` or ``None`` for the task as written; ``k >= 1`` for its k-th
+                generated variant (deterministic).
             episode_id: the id to record the episode under (a fresh uuid if omitted).
+            task_pack: path of a task pack to draw from instead of the built-in bank (or the
+                source given to the constructor).
 
         Raises:
             UnknownTaskError: ``task_name`` names no task.
             TaskError: no such variant, or no task in ``difficulty``.
         """
-        from tracefix_rl.errors import TaskError
-
         if seed is None:
             seed = self._seeds.randrange(2**31)
-        task = self._resolve(task_name) if task_name else sample_task(seed, difficulty)
-        if variant not in (None, 0):
-            raise TaskError(f"task {task.name!r} has no variant {variant}; built-in tasks have only variant 0")
+        source = open_task_source(task_pack) if task_pack else (self._default_source or BuiltinSource())
+        task = source.get(task_name) if task_name else source.sample(seed, difficulty)
+        if variant:
+            task = source.variant(task, variant)
+        self._source = source
         self._task = task
         self._buffer = Buffer(task.buggy)
         self._seed = seed
@@ -170,7 +178,7 @@ class TraceFixEnvironment:
         self._cost_total = 0.0
         self._last_eval: list[bool] | None = None
         self._last_run: TestRun | None = None
-        self._last_action_key: str | None = None
+        self._last_action_key: tuple[object, ...] | None = None
         self._repeat_count = 0
         max_steps = task.max_steps or self.config.max_steps
         self._state = EpisodeState(
@@ -232,9 +240,11 @@ class TraceFixEnvironment:
             "python_version": platform.python_version(),
             "isolation": self._state.isolation,
             "episode_id": self._state.episode_id,
+            "task_source": self._source.identity,
             "task_name": self._task.name,
             "task_hash": self._task.content_hash,
             "tests_hash": self._task.tests_hash,
+            "visible_tests": [{"name": t.name, "call": t.describe_call()} for t in self._task.tests],
             "difficulty": self._task.difficulty,
             "seed": self._seed,
             "variant": self._state.variant,
@@ -261,7 +271,8 @@ class TraceFixEnvironment:
 
     def _do_view_code(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
         assert self._buffer is not None
-        return _Outcome("=== Full Source ===\n" + listing(self._buffer.lines, self._anchor))
+        buf, anchor = self._buffer, self._anchor
+        return _Outcome(buf.memo(f"view:{anchor}", lambda: "=== Full Source ===\n" + listing(buf.lines, anchor)))
 
     def _do_run_tests(self, action: CodeAction, terms: dict[str, float]) -> _Outcome:
         assert self._task is not None
@@ -292,7 +303,7 @@ class TraceFixEnvironment:
             return _Outcome(problem, error=problem)
         lo, hi = buf.replace(start, end, block)
         self._anchor = max(1, min(hi if hi >= lo else lo, buf.line_count)) if buf.line_count else None
-        syntax = check_syntax(buf.source)
+        syntax = buf.syntax()
         if not syntax.ok:
             terms["syntax_error"] = cfg.syntax_error
         what = f"Replaced lines {start}-{end} with {hi - lo + 1} line(s)." if hi >= lo else \
@@ -327,7 +338,7 @@ class TraceFixEnvironment:
 
     def _evaluate(self, tests: Any) -> TestRun:
         assert self._buffer is not None
-        syntax = check_syntax(self._buffer.source)
+        syntax = self._buffer.syntax()
         if not syntax.ok:
             return _syntax_run(tests, syntax)
         run = run_tests(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits,
@@ -349,8 +360,8 @@ class TraceFixEnvironment:
         cfg = self.config.reward
         before = self._baseline()
         now = [r.passed for r in run.results]
-        gained = sum(1 for b, n in zip(before, now) if n and not b)
-        lost = sum(1 for b, n in zip(before, now) if b and not n)
+        gained = sum(1 for b, n in zip(before, now, strict=True) if n and not b)
+        lost = sum(1 for b, n in zip(before, now, strict=True) if b and not n)
         if gained:
             terms["new_passes"] = cfg.new_pass * gained
         if lost:
@@ -386,9 +397,10 @@ class TraceFixEnvironment:
         cfg = self.config.reward
         return min(cfg.score_max, max(cfg.score_min, round(raw, 2)))
 
-    def _action_key(self, action: CodeAction, source: str) -> str:
-        fields = action.model_dump(exclude={"thought"})
-        return hashlib.sha256((json.dumps(fields, sort_keys=True) + source).encode()).hexdigest()
+    def _action_key(self, action: CodeAction, source: str) -> tuple[object, ...]:
+        # Identical = same type and arguments on the same code; the thought does not count.
+        return (action.action_type, action.start_line, action.end_line, action.new_code_block,
+                action.test_name, action.trace_format, source)
 
     def _intro(self) -> str:
         assert self._task is not None and self._buffer is not None
@@ -403,13 +415,14 @@ class TraceFixEnvironment:
         end_reason: str | None = None, infra: bool = False,
     ) -> CodeObservation:
         assert self._task is not None and self._buffer is not None
-        syntax = check_syntax(self._buffer.source)
+        buf, anchor, cfg = self._buffer, self._anchor, self.config
+        syntax = buf.syntax()
         shown = run or self._last_run
         results: list[TestResult] = list(shown.results) if shown else []
         return CodeObservation(
             done=self._state.done, reward=reward, code_dict=self._buffer.as_dict(),
-            localized_context=localized_context(self._buffer.lines, self._anchor, self.config.context_radius,
-                                                self.config.context_max_chars),
+            localized_context=buf.memo(f"ctx:{anchor}", lambda: localized_context(
+                buf.lines, anchor, cfg.context_radius, cfg.context_max_chars)),
             last_execution_output=output, syntax_error=not syntax.ok,
             syntax_error_message=syntax.message, syntax_error_line=syntax.line,
             test_results=results,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["Buffer", "SyntaxReport", "check_syntax", "reindent_block"]
 
@@ -64,6 +68,10 @@ class Buffer:
         self._original = original.splitlines()
         self._lines = list(self._original)
         self._history: list[list[str]] = []
+        self._cache: dict[str, object] = {}
+
+    def _changed(self) -> None:
+        self._cache.clear()
 
     @property
     def lines(self) -> list[str]:
@@ -73,7 +81,23 @@ class Buffer:
     @property
     def source(self) -> str:
         """Current program text, newline-terminated."""
-        return "\n".join(self._lines) + "\n" if self._lines else ""
+        src = self._cache.get("source")
+        if src is None:
+            src = self._cache["source"] = "\n".join(self._lines) + "\n" if self._lines else ""
+        return src  # type: ignore[return-value]
+
+    def syntax(self) -> SyntaxReport:
+        """:func:`check_syntax` of the current text, computed once per change."""
+        report = self._cache.get("syntax")
+        if report is None:
+            report = self._cache["syntax"] = check_syntax(self.source)
+        return report  # type: ignore[return-value]
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """Cache ``compute()`` until the buffer next changes (for renderings of the text)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]  # type: ignore[return-value]
 
     @property
     def line_count(self) -> int:
@@ -113,6 +137,7 @@ class Buffer:
         new = reindent_block(block, _indent_of(anchor)) if block.strip() else []
         hi = min(end, len(self._lines))
         self._lines[start - 1 : hi] = new
+        self._changed()
         return start, start + len(new) - 1
 
     def undo(self) -> bool:
@@ -120,9 +145,11 @@ class Buffer:
         if not self._history:
             return False
         self._lines = self._history.pop()
+        self._changed()
         return True
 
     def reset(self) -> None:
         """Restore the original program and forget the history."""
         self._lines = list(self._original)
         self._history.clear()
+        self._changed()

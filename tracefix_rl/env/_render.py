@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracefix_rl.env._testing import TestRun
+from tracefix_rl.env._testing import TestRun, defang
 
 __all__ = ["ALL_PASSED_MARKER", "listing", "localized_context", "test_report"]
 
@@ -11,13 +11,17 @@ _PROGRAM_OUTPUT_CAP = 1500
 
 
 def listing(lines: list[str], anchor: int | None = None, lo: int = 1, hi: int | None = None) -> str:
-    """Numbered lines ``lo..hi`` with ``▶`` marking ``anchor``."""
+    """Numbered lines ``lo..hi`` with ``▶`` marking ``anchor``.
+
+    Result markers inside the source are neutralised (see :func:`defang`): a listing is
+    environment output, and the exact text is always available in ``code_dict``.
+    """
     hi = len(lines) if hi is None else min(hi, len(lines))
     out = []
     for n in range(max(lo, 1), hi + 1):
         mark = "▶" if n == anchor else " "
         out.append(f"{mark}{n:>3} | {lines[n - 1]}")
-    return "\n".join(out)
+    return defang("\n".join(out))
 
 
 def localized_context(lines: list[str], anchor: int | None, radius: int, max_chars: int) -> str:
@@ -56,14 +60,14 @@ def test_report(run: TestRun, lines: list[str], *, hidden: TestRun | None = None
         parts.append("")
         parts.append(f"SyntaxError at line {se.get('line')}: {se.get('message')}")
         if se.get("text"):
-            parts.append(f"  >> {se['text']}")
+            parts.append(f"  >> {defang(se['text'])}")
         return "\n".join(parts)
     if run.module_error is not None:
         me = run.module_error
         parts.append("")
-        parts.append(f"Loading the program raised {me.get('exc_type')}: {me.get('exc_message')}")
+        parts.append(defang(f"Loading the program raised {me.get('exc_type')}: {me.get('exc_message')}"))
         for lineno, func, text in me.get("traceback") or []:
-            parts.append(f"  line {lineno}, in {func}: {text}")
+            parts.append(defang(f"  line {lineno}, in {func}: {text}"))
     failed = [r for r in run.results if not r.passed]
     if not failed:
         passed_all = run.total > 0 and (hidden is None or hidden.passed == hidden.total)
@@ -80,7 +84,7 @@ def test_report(run: TestRun, lines: list[str], *, hidden: TestRun | None = None
         elif r.error_message:
             parts.append(f"  got:      {r.error_message}")
         if r.line is not None and 0 < r.line <= len(lines):
-            parts.append(f"  at line {r.line}: {lines[r.line - 1].strip()}")
+            parts.append(f"  at line {r.line}: {defang(lines[r.line - 1].strip())}")
         if r.stdout:
             parts.append("  printed by the program during this test:")
             parts.extend("    " + ln for ln in _cap(r.stdout, 400).splitlines())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracefix_rl.env._editor import check_syntax
 from tracefix_rl.models import CodeAction
 
 if TYPE_CHECKING:
@@ -22,7 +21,7 @@ def trace_step(env: TraceFixEnvironment, action: CodeAction, terms: dict[str, fl
     task, buf = env._task, env._buffer
     assert task is not None and buf is not None
     cfg = env.config
-    syntax = check_syntax(buf.source)
+    syntax = buf.syntax()
     if not syntax.ok:
         terms["invalid_action"] = cfg.reward.invalid_action
         msg = f"TRACE needs a program that parses; fix the syntax error first ({syntax.message})."
