@@ -124,6 +124,16 @@ class Task:
             difficulty = data["difficulty"]
             if difficulty not in DIFFICULTIES:
                 raise TaskError(f"task {name!r}: difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
+            for key in ("tests", "hidden_tests"):
+                if not isinstance(data.get(key, []), list | tuple) or not all(
+                        isinstance(t, dict) for t in data.get(key, [])):
+                    raise TaskError(f"task {name!r}: '{key}' must be a list of tables")
+            aliases = data.get("aliases", [])
+            if not isinstance(aliases, list | tuple) or not all(isinstance(a, str) for a in aliases):
+                raise TaskError(f"task {name!r}: 'aliases' must be a list of strings")
+            max_steps = data.get("max_steps")
+            if max_steps is not None and (type(max_steps) is not int or max_steps < 1):
+                raise TaskError(f"task {name!r}: 'max_steps' must be a positive integer")
             tests = tuple(_test_from_dict(name, t) for t in data.get("tests", ()))
             hidden = tuple(_test_from_dict(name, t) for t in data.get("hidden_tests", ()))
             if not tests:
@@ -140,7 +150,7 @@ class Task:
                 tests=tests, hidden_tests=hidden, bug_type=str(data.get("bug_type", "")),
                 bug_description=str(data.get("bug_description", "")),
                 provenance=dict(data.get("provenance") or {}),
-                aliases=tuple(data.get("aliases", ())), max_steps=data.get("max_steps"),
+                aliases=tuple(aliases), max_steps=max_steps,
             )
         except KeyError as exc:
             raise TaskError(f"task {name!r} is missing field {exc.args[0]!r}") from None
