@@ -23,7 +23,7 @@ from rich.table import Table
 
 from tracefix_rl.errors import TraceError
 from tracefix_rl.trace import TraceResult, aggregate, render_pretty, score_trace, trace_in_sandbox
-from tracefix_rl.trace.metrics import METRIC_LABELS, TraceScore
+from tracefix_rl.trace.metrics import APPROX_TOKENIZER, METRIC_LABELS, TraceScore, trace_statistics
 
 __all__ = ["TraceFormat", "score_command", "trace_command", "traces_app"]
 
@@ -71,7 +71,7 @@ def trace_command(
     elif format is TraceFormat.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
-        console = Console()
+        console = Console(soft_wrap=True)
         console.print(render_pretty(result, max_frames=max_frames), markup=False, highlight=False)
         if not result.cwm_exact:
             console.print("not CWM-exact: " + "; ".join(result.non_cwm), style="yellow", markup=False)
@@ -99,7 +99,8 @@ def score_records(records: list[dict[str, Any]], *, timeout_s: float = 5.0,
 
     Returns a JSON-able report: ``overall`` (every scored trace), ``without_exceptions`` and
     ``with_exceptions`` (ground truth containing exception frames, whose rendering is
-    unverified against CWM), ``per_trace`` scores, and ``skipped`` records with their reason
+    unverified against CWM), ``ground_truth`` length statistics (macro-averaged per-trace
+    means, approximate tokens), ``per_trace`` scores, and ``skipped`` records with their reason
     (a truncated ground truth is never scored).
     """
     scores: list[TraceScore] = []
@@ -107,6 +108,8 @@ def score_records(records: list[dict[str, Any]], *, timeout_s: float = 5.0,
     unverified: list[TraceScore] = []
     per_trace: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    state_len: list[float] = []
+    action_len: list[float] = []
     for i, rec in enumerate(records, 1):
         try:
             source, entry, call, setup, prediction = _record_fields(rec, i)
@@ -118,6 +121,10 @@ def score_records(records: list[dict[str, Any]], *, timeout_s: float = 5.0,
         if truth.truncated:
             skipped.append({"line": i, "reason": f"ground truth truncated ({truth.truncation_reason})"})
             continue
+        gt_frames = truth.frames[truth.seeded_frames:]
+        stats = trace_statistics(gt_frames)
+        state_len.append(float(stats["avg_state_length"]))
+        action_len.append(float(stats["avg_action_length"]))
         score = score_trace(prediction, truth.frames, seeded_frames=truth.seeded_frames)
         scores.append(score)
         (unverified if truth.exception_rendering else verified).append(score)
@@ -126,6 +133,11 @@ def score_records(records: list[dict[str, Any]], *, timeout_s: float = 5.0,
         "overall": aggregate(scores),
         "without_exceptions": aggregate(verified),
         "with_exceptions": aggregate(unverified),
+        "ground_truth": {
+            "avg_state_length": sum(state_len) / len(state_len) if state_len else 0.0,
+            "avg_action_length": sum(action_len) / len(action_len) if action_len else 0.0,
+            "tokenizer": APPROX_TOKENIZER,
+        },
         "per_trace": per_trace,
         "skipped": skipped,
     }
@@ -137,12 +149,15 @@ def _table(report: dict[str, Any]) -> Table:
     cols = [("overall", "all")]
     if report["with_exceptions"]["n"]:
         cols += [("without_exceptions", "no exception frames"),
-                 ("with_exceptions", "with exception frames [unverified rules]")]
+                 ("with_exceptions", "with exception frames (unverified rules)")]
     for _, title in cols:
         table.add_column(title, justify="right")
     for name, label in METRIC_LABELS.items():
         table.add_row(label, *(f"{report[key][name]:.2f}" for key, _ in cols))
     table.add_row("traces scored", *(str(int(report[key]["n"])) for key, _ in cols))
+    gt = report["ground_truth"]
+    table.caption = (f"GT avg state length {gt['avg_state_length']:.2f}, avg action length "
+                     f"{gt['avg_action_length']:.2f} tokens ({gt['tokenizer']})")
     return table
 
 

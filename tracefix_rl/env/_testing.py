@@ -151,13 +151,15 @@ def run_tests(
         elif kind == "start" and isinstance(rec.get("index"), int):
             started.add(rec["index"])
         elif kind == "test" and isinstance(rec.get("index"), int) and 0 <= rec["index"] < len(tests):
-            by_index.setdefault(rec["index"], rec)  # first record wins: later ones are forgeries
+            # A program can forge records (it shares the process), but only with values it
+            # computed itself: expected values never enter the sandbox. First record wins.
+            by_index.setdefault(rec["index"], rec)
     results = []
     for i, spec in enumerate(tests):
-        rec = by_index.get(i)
+        found = by_index.get(i)
         ended = None
         timed_out = False
-        if rec is None:
+        if found is None:
             if syntax is not None:
                 ended = "not run: the program has a syntax error"
             elif module is not None:
@@ -167,7 +169,7 @@ def run_tests(
                 timed_out = ex.outcome in (Outcome.TIMEOUT, Outcome.CPU_LIMIT)
             elif ex.outcome is not Outcome.OK:
                 ended = f"not run: {_ending(ex)} in an earlier test"
-        results.append(_judge(spec, rec, defang(ended) if ended else None, timed_out))
+        results.append(_judge(spec, found, defang(ended) if ended else None, timed_out))
     failing_line = None
     if syntax is not None:
         failing_line = syntax.get("line")

@@ -41,7 +41,7 @@ def trace_step(env: TraceFixEnvironment, action: CodeAction, terms: dict[str, fl
         test = by_name[failing[0]] if failing else task.tests[0]
     try:
         result = trace_in_sandbox(buf.source, call=test.call, setup=test.setup,
-                                  max_frames=cfg.trace_max_frames, timeout_s=cfg.limits.wall_s,
+                                  max_frames=cfg.trace_max_frames, timeout_s=min(cfg.limits.wall_s, 2.0),
                                   sandbox=env.sandbox)
     except TraceError as exc:
         msg = f"the trace could not be produced (sandbox error: {exc}); this step is not scored"
