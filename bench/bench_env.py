@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The environment alone; recording overhead is measured by bench_trajectory.py.
+os.environ.setdefault("TRACEFIX_RECORD", "0")
 
 from _common import emit, measure  # noqa: E402
 

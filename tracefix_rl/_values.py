@@ -100,10 +100,10 @@ def values_match(
     """
     if not approx:
         return actual_canonical == canonical(expected)
-    import ast
+    from tracefix_rl._ast import literal_eval
 
     try:
-        actual = ast.literal_eval(actual_canonical)
+        actual = literal_eval(actual_canonical)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return actual_canonical == canonical(expected)
     return _numbers_close(actual, expected, rel_tol, abs_tol)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+from tracefix_rl import _ast
 
 T = TypeVar("T")
 
@@ -24,7 +25,7 @@ class SyntaxReport:
 def check_syntax(source: str) -> SyntaxReport:
     """Parse ``source`` and report the first syntax error, if any."""
     try:
-        ast.parse(source)
+        _ast.parse(source)
     except SyntaxError as exc:
         return SyntaxReport(False, f"{exc.msg} (line {exc.lineno})", exc.lineno)
     except (ValueError, MemoryError, RecursionError) as exc:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from tracefix_rl import _ast
 
 __all__ = ["DIFFICULTIES", "Difficulty", "Task", "TestSpec"]
 
@@ -33,7 +34,7 @@ class TestSpec:
         """The expected value, parsed from its literal text."""
         if self.expected is None:
             raise ValueError(f"test {self.name!r} expects an exception, not a value")
-        return ast.literal_eval(self.expected)
+        return _ast.literal_eval(self.expected)
 
     def describe_call(self) -> str:
         """The test's call as shown to the agent, setup included."""
@@ -172,7 +173,7 @@ def _test_from_dict(task: str, d: dict[str, Any]) -> TestSpec:
     if expected is not None:
         expected = str(expected)
         try:
-            ast.literal_eval(expected)
+            _ast.literal_eval(expected)
         except (ValueError, SyntaxError) as exc:
             raise TaskError(f"task {task!r}, test {d['name']!r}: expected is not a Python literal: {exc}") from None
     return TestSpec(name=str(d["name"]), call=str(d["call"]), expected=expected, raises=raises,

@@ -50,13 +50,13 @@ Output metric:
 
 from __future__ import annotations
 
-import ast
 import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+from tracefix_rl import _ast
 from tracefix_rl.trace.format import (
     ParsedTrace,
     TraceEvent,
@@ -150,7 +150,7 @@ def _literal_equal(a: str, b: str) -> bool:
     if a == b:
         return True
     try:
-        x, y = ast.literal_eval(a), ast.literal_eval(b)
+        x, y = _ast.literal_eval(a), _ast.literal_eval(b)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
     return type(x) is type(y) and x == y

@@ -1,0 +1,237 @@
+"""CLI commands for trajectories: ``tracefix replay`` and ``tracefix trajectories ...``.
+
+Register them in the main app with::
+
+    app.command("replay")(replay_command)
+    app.add_typer(trajectories_app, name="trajectories")
+
+Every command reads the store at ``--db`` (default ``$TRACEFIX_DB`` or
+``~/.cache/tracefix-rl/trajectories.sqlite3``). Exit codes: 0 success / VERIFIED, 1 replay
+divergence, 2 usage or data error (missing store, unknown episode, unreadable file).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+
+from tracefix_rl.errors import TraceFixError
+
+__all__ = ["replay_command", "trajectories_app"]
+
+trajectories_app = typer.Typer(help="List, show, export and import recorded episodes.", no_args_is_help=True)
+
+_DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ~/.cache/tracefix-rl/trajectories.sqlite3)."
+
+
+class ExportFormat(StrEnum):
+    """File formats of ``tracefix trajectories export``."""
+
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+class OnConflict(StrEnum):
+    """What ``import`` does with an episode id that is already stored."""
+
+    error = "error"
+    skip = "skip"
+    replace_existing = "replace"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _db_path(db: Path | None, *, must_exist: bool = True) -> Path:
+    from tracefix_rl.trajectory import default_db_path
+
+    path = db.expanduser() if db is not None else default_db_path()
+    if must_exist and not path.exists():
+        raise _fail(f"no trajectory store at {path}")
+    return path
+
+
+def _store(db: Path | None, *, must_exist: bool = True) -> Any:
+    from tracefix_rl.trajectory import TrajectoryStore
+
+    try:
+        return TrajectoryStore(_db_path(db, must_exist=must_exist))
+    except TraceFixError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _parse_time(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"not an ISO date/time: {text!r} (e.g. 2026-04-01 or 2026-04-01T12:00)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def replay_command(
+    episode_id: Annotated[str | None, typer.Argument(help="Episode to replay (default: the latest).")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Replay from an exported JSONL/Parquet file instead.",
+                                              exists=True, dir_okay=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Re-run a recorded episode in a fresh environment and verify it step by step.
+
+    Prints VERIFIED, or the first divergent step with every field that differs (exit 1).
+    """
+    from tracefix_rl.trajectory import read_records, replay, replay_record
+
+    try:
+        if file is not None:
+            records = [r for r in read_records(file) if episode_id is None or r["episode_id"] == episode_id]
+            if not records:
+                raise _fail(f"no episode {episode_id!r} in {file}" if episode_id else f"no episodes in {file}")
+            reports = [replay_record(r) for r in records]
+        else:
+            reports = [replay(episode_id, db=_db_path(db))]
+    except TraceFixError as exc:
+        raise _fail(str(exc)) from None
+    console = Console()
+    if as_json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict(),
+                                    indent=2, default=str) + "\n")
+    else:
+        for r in reports:
+            for w in r.warnings:
+                console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+            if r.verified:
+                console.print(f"[bold green]VERIFIED[/bold green] {r.episode_id} ({r.task_name}): "
+                              f"{r.steps_checked} steps, final score {r.final_score_replayed}, "
+                              f"{r.seconds:.2f}s ({r.steps_per_second:.0f} steps/s)", highlight=False)
+            else:
+                console.print(f"[bold red]DIVERGED[/bold red] {r.episode_id} ({r.task_name}) at step "
+                              f"{r.first_divergence} after {r.steps_checked} verified steps", highlight=False)
+                console.print(r.diff, markup=False, highlight=False)
+    if not all(r.verified for r in reports):
+        raise typer.Exit(1)
+
+
+@trajectories_app.command("list")
+def list_command(
+    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Final score at least this.")] = None,
+    max_score: Annotated[float | None, typer.Option(help="Final score at most this.")] = None,
+    since: Annotated[str | None, typer.Option(help="Started at or after (ISO date/time, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Started at or before (ISO date/time, UTC).")] = None,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Only episodes with security flags.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+    full_ids: Annotated[bool, typer.Option("--full-ids", help="Show whole episode ids, not 12-char prefixes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List recorded episodes, newest first. Every command accepts a unique id prefix."""
+    store = _store(db)
+    rows = store.list_episodes(task=task, min_score=min_score, max_score=max_score, since=_parse_time(since),
+                               until=_parse_time(until), flagged=True if flagged else None, limit=limit)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(Column("episode", no_wrap=True), Column("task", overflow="fold"), "seed", "started (UTC)",
+                  "steps", "score", "end", "flags")
+    for r in rows:
+        score = "-" if r["final_score"] is None else f"{r['final_score']:.2f}"
+        table.add_row(r["episode_id"] if full_ids else r["episode_id"][:12], r["task_name"], str(r["seed"]), _when(r["start_time"]), str(r["total_steps"]),
+                      score, r["end_reason"] or ("open" if not r["done"] else "-"), str(r["flag_count"] or ""))
+    Console().print(table)
+
+
+@trajectories_app.command("show")
+def show_command(
+    episode_id: Annotated[str | None, typer.Argument(help="Episode (default: the latest).")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
+) -> None:
+    """Show one episode: manifest summary and the step timeline (with security flags)."""
+    store = _store(db)
+    try:
+        rec = store.load_episode(episode_id)
+    except TraceFixError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(rec, indent=2) + "\n")
+        return
+    console = Console()
+    m = rec["manifest"]
+    score = "-" if rec["final_score"] is None else f"{rec['final_score']:.2f}"
+    console.print(f"[bold]{rec['episode_id']}[/bold]  task {rec['task_name']} ({rec['difficulty']}), seed {rec['seed']}, "
+                  f"variant {rec['variant']}, {rec['total_steps']} steps, final score {score} "
+                  f"({rec['end_reason'] or 'not ended'})", highlight=False)
+    console.print(f"tracefix-rl {m.get('package_version')}, Python {m.get('python_version')}, isolation "
+                  f"{m.get('isolation')}, task hash {str(m.get('task_hash'))[:12]}, started {_when(rec['start_time'])}",
+                  highlight=False)
+    table = Table("step", "action", "reward", "cum.", "pass", "error", "flags")
+    for s in rec["steps"]:
+        a = s["action"]
+        what = a["action_type"]
+        if what == "REPLACE_LINES":
+            what += f" {a.get('start_line')}-{a.get('end_line')}"
+        flags = ", ".join(f"{f['code']}@{f['line']}" for f in s["security_flags"])
+        table.add_row(str(s["step"]), what, f"{s['reward']:+.2f}", f"{s['cumulative_reward']:+.2f}",
+                      "-" if s["pass_rate"] is None else f"{s['pass_rate']:.0%}", (s["error"] or "")[:40],
+                      flags, style="red" if s["security_flags"] else None)
+    console.print(table)
+
+
+@trajectories_app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Argument(help="Output file (.jsonl or .parquet).", dir_okay=False)],
+    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    format: Annotated[ExportFormat | None, typer.Option("--format", help="jsonl | parquet (default: from suffix)")] = None,
+    episode: Annotated[list[str] | None, typer.Option("--episode", help="Only these episodes (repeatable).")] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Final score at least this.")] = None,
+    max_score: Annotated[float | None, typer.Option(help="Final score at most this.")] = None,
+    since: Annotated[str | None, typer.Option(help="Started at or after (ISO date/time, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Started at or before (ISO date/time, UTC).")] = None,
+) -> None:
+    """Export episodes to JSONL (one per line) or Parquet (one per row)."""
+    from tracefix_rl.trajectory import export_episodes
+
+    store = _store(db)
+    try:
+        n = export_episodes(store, out, fmt=format.value if format else None, episode_ids=episode or None,
+                            task=task, min_score=min_score, max_score=max_score, since=_parse_time(since),
+                            until=_parse_time(until))
+    except TraceFixError as exc:
+        raise _fail(str(exc)) from None
+    Console(stderr=True).print(f"exported {n} episode(s) to {out}", highlight=False)
+
+
+@trajectories_app.command("import")
+def import_command(
+    src: Annotated[Path, typer.Argument(help="Exported .jsonl or .parquet file.", exists=True, dir_okay=False)],
+    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    on_conflict: Annotated[OnConflict, typer.Option("--on-conflict", help="error | skip | replace")] = OnConflict.error,
+) -> None:
+    """Import exported episodes into the store."""
+    from tracefix_rl.trajectory import import_episodes
+
+    store = _store(db, must_exist=False)
+    try:
+        ids = import_episodes(src, store, on_conflict=on_conflict.value)
+    except TraceFixError as exc:
+        raise _fail(str(exc)) from None
+    Console(stderr=True).print(f"imported {len(ids)} episode(s) into {store.path}", highlight=False)
