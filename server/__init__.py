@@ -1,0 +1,1 @@
+"""Repository-root server shim for ``openenv validate`` and ``uvicorn server.app:app``."""

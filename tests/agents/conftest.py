@@ -1,0 +1,23 @@
+"""The real server process and the scripted OpenAI-compatible model server for the agent tests."""
+
+from __future__ import annotations
+
+import pytest
+from _live_server import live_server
+from scripted_model_server import ScriptedModelServer
+
+
+@pytest.fixture(scope="session")
+def env_server(tmp_path_factory):
+    """A real TraceFix-RL server on a free loopback port."""
+    with live_server(tmp_path_factory.mktemp("agent-env")) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    """The scripted model server (real HTTP on loopback)."""
+    srv = ScriptedModelServer(0).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()

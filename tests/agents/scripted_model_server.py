@@ -1,0 +1,153 @@
+"""A scripted OpenAI-compatible chat-completions server: the test double for the *model*.
+
+It speaks real HTTP (``POST /v1/chat/completions``, the OpenAI response shape) and decides each
+reply from the last user message, which ``tracefix_rl.agents.llm.observation_text`` renders.
+The behaviour is chosen by the request's ``model`` name:
+
+* ``scripted-fix``: RUN_TESTS, then REPLACE_LINES edits that turn the shown program into the
+  task's reference solution (read from the task bank), RUN_TESTS, and SUBMIT once all visible
+  tests pass. Replies are bare JSON, so structured output (``parse``) succeeds.
+* ``scripted-fenced``: the same policy, but every reply wraps the JSON in prose and a code fence,
+  so ``parse`` fails and the agent must fall back to ``create`` plus JSON extraction.
+* ``scripted-garbage``: prose first, then JSON that violates the action schema; never a valid
+  action (exercises the parse-error kill switch and the schema-error feedback).
+* ``scripted-loop``: VIEW_CODE forever (exercises the loop kill switch).
+
+``GET /log`` returns every request received (model, whether ``response_format`` was sent, the
+last user message), so tests can check what the agent told the model.
+
+Run standalone: ``python tests/agents/scripted_model_server.py --port 8001``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_TASK_RE = re.compile(r"^task: (\S+) \(", re.M)
+_LINE_RE = re.compile(r"^\s*(\d+) \| (.*)$")
+
+
+def _program(user: str) -> str:
+    _, _, listing = user.partition("current program:\n")
+    lines = []
+    for raw in listing.splitlines():
+        m = _LINE_RE.match(raw)
+        if m:
+            lines.append(m.group(2))
+    return "\n".join(lines)
+
+
+def fix_policy(user: str) -> dict[str, Any]:
+    """The next action of the fixing script, decided from the rendered observation."""
+    from tracefix_rl.agents.scripted import fix_actions
+    from tracefix_rl.tasks import get_task
+
+    if "ALL PASS" in user:
+        return {"thought": "Observation: all visible tests pass. Plan: submit.", "action_type": "SUBMIT"}
+    if "visible tests passing:" not in user:
+        return {"thought": "Observation: no test evidence yet. Plan: run the tests.", "action_type": "RUN_TESTS"}
+    m = _TASK_RE.search(user)
+    if not m:
+        return {"thought": "No task header; submit.", "action_type": "SUBMIT"}
+    task = get_task(m.group(1))
+    current = _program(user)
+    edits = fix_actions(current, task.reference.strip("\n"))
+    if edits:
+        return edits[0].model_dump(exclude_none=True)
+    return {"thought": "Observation: program matches the intended code. Plan: re-run tests.",
+            "action_type": "RUN_TESTS"}
+
+
+def reply_for(model: str, user: str, turn: int) -> str:
+    """The assistant message content for ``model`` (see the module docstring)."""
+    if model == "scripted-fix":
+        return json.dumps(fix_policy(user))
+    if model == "scripted-fenced":
+        return "Here is my action:\n```json\n" + json.dumps(fix_policy(user), indent=2) + "\n```\nGood luck."
+    if model == "scripted-garbage":
+        if turn % 2 == 0:
+            return "I believe the bug is on line 3, you should change the comparison."
+        return json.dumps({"action_type": "FIX_EVERYTHING", "lines": [1, 2]})
+    if model == "scripted-loop":
+        return json.dumps({"thought": "Look at the code again.", "action_type": "VIEW_CODE"})
+    return json.dumps({"thought": f"unknown scripted model {model!r}", "action_type": "SUBMIT"})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ScriptedModelServer
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, code: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/log":
+            with self.server.lock:
+                self._send(200, list(self.server.requests))
+        else:
+            self._send(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, {"error": {"message": "not found"}})
+            return
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+        model = str(body.get("model", ""))
+        users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
+        user = users[-1] if users else ""
+        with self.server.lock:
+            turn = sum(1 for r in self.server.requests if r["model"] == model)
+            self.server.requests.append({"model": model, "structured": "response_format" in body,
+                                         "user": user, "auth": self.headers.get("authorization", "")})
+        content = reply_for(model, user, turn)
+        self._send(200, {
+            "id": f"chatcmpl-scripted-{turn}", "object": "chat.completion", "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": len(content) // 4,
+                      "total_tokens": (len(user) + len(content)) // 4},
+        })
+
+
+class ScriptedModelServer(ThreadingHTTPServer):
+    """The HTTP server; ``requests`` records every chat request received."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI ``base_url`` of this server."""
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def start(self) -> ScriptedModelServer:
+        """Serve from a daemon thread and return self."""
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    srv = ScriptedModelServer(args.port)
+    print(srv.base_url, flush=True)
+    srv.serve_forever()

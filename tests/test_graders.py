@@ -1,0 +1,120 @@
+"""The openenv.yaml graders: payload shapes, graded (not two-valued) scores, bounds, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tracefix_rl import graders
+from tracefix_rl.tasks import get_task
+
+TASK = "task2_medium"
+
+
+def _code_dict(source: str) -> dict[str, str]:
+    return {str(i): line for i, line in enumerate(source.splitlines(), 1)}
+
+
+def test_reference_scores_high_and_buggy_scores_lower_but_inside_bounds():
+    task = get_task(TASK)
+    good = graders.task2_medium({"source": task.reference})
+    bad = graders.task2_medium({"source": task.buggy})
+    assert good == graders.SCORE_MAX
+    assert graders.SCORE_MIN <= bad < good
+    assert 0 < bad < 1 and 0 < good < 1
+
+
+def test_score_is_graded_pass_rate_minus_step_penalty():
+    task = get_task(TASK)
+    total = len(task.all_tests)
+    from tracefix_rl.env._testing import run_tests
+
+    passed = run_tests(task.buggy, task.all_tests).passed
+    assert 0 < passed < total, "the medium task's buggy program should pass some tests"
+    expected = round(passed / total - 0.01 * 3, 2)
+    assert graders.grade({"code_dict": _code_dict(task.buggy), "step_count": 3}, task_name=TASK) == expected
+    assert graders.grade({"source": task.reference, "step_count": 10}, task_name=TASK) == 0.9
+
+
+@pytest.mark.parametrize("shape", ["final_observation", "observation", "state", "trajectory", "list",
+                                   "pairs", "json", "code_lines", "model", "kwarg"])
+def test_payload_shapes(shape):
+    from tracefix_rl.models import CodeObservation
+
+    ref = get_task(TASK).reference
+    obs = {"code_dict": _code_dict(ref), "task_name": "binary_search_off_by_one", "step_count": 10}
+    payload = {
+        "final_observation": {"final_observation": obs},
+        "observation": {"observation": obs},
+        "state": {"state": {"source": ref, "step_count": 10}},
+        "trajectory": {"trajectory": [{"observation": {"code_dict": {}}}, {"observation": obs}]},
+        "list": [{"code_dict": {"1": "garbage("}}, obs],
+        "pairs": [({"action_type": "VIEW_CODE"}, obs)],
+        "json": json.dumps({"observation": obs}),
+        "code_lines": {"code_lines": ref.splitlines(), "step_count": 10},
+        "model": CodeObservation(code_dict={int(k): v for k, v in obs["code_dict"].items()}, step_count=10,
+                                 task_name="binary_search_off_by_one"),
+    }.get(shape)
+    if shape == "kwarg":
+        assert graders.task2_medium(final_observation=obs) == 0.9
+    else:
+        assert graders.task2_medium(payload) == 0.9
+
+
+def test_degenerate_payloads_score_the_minimum():
+    for payload in (None, {}, [], "", {"observation": {}}, 42, {"source": "def broken(:\n"}):
+        assert graders.task2_medium(payload) == graders.SCORE_MIN
+    assert graders.grade({"source": "x = 1"}) == graders.SCORE_MIN  # no task named anywhere
+    assert graders.grade({"source": "x = 1"}, task_name="no_such_task") == graders.SCORE_MIN
+
+
+def test_task_name_is_read_from_the_payload_and_named_graders_resolve():
+    ref = get_task("task1_easy").reference
+    assert graders.grade({"observation": {"source": ref, "task_name": "task1_easy"}}) == graders.SCORE_MAX
+    dynamic = graders.reverse_string_returns_original
+    assert dynamic({"source": ref}) == graders.SCORE_MAX
+    with pytest.raises(AttributeError):
+        graders.no_such_task_grader  # noqa: B018
+
+
+def test_deterministic():
+    buggy = {"source": get_task(TASK).buggy, "step_count": 5}
+    assert len({graders.task2_medium(buggy) for _ in range(3)}) == 1
+
+
+def test_openenv_yaml_graders_resolve_to_the_bank():
+    import importlib
+    from pathlib import Path
+
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "openenv.yaml").read_text())
+    tasks = manifest["tasks"]
+    assert [t["id"] for t in tasks] == ["task1_easy", "task2_medium", "task3_hard"]
+    for entry in tasks:
+        task = get_task(entry["id"])
+        assert entry["name"] == task.name
+        assert entry["difficulty"] == task.difficulty
+        module, fn = entry["grader"].split(":")
+        grader = getattr(importlib.import_module(module), fn)
+        assert grader({"source": task.reference}) == graders.SCORE_MAX
+        assert grader({"source": task.buggy}) < graders.SCORE_MAX
+
+
+def test_a_recorded_trajectory_is_graded_by_replaying_its_actions(tmp_path):
+    from tracefix_rl.agents import oracle_actions
+    from tracefix_rl.env import TraceFixEnvironment
+    from tracefix_rl.trajectory import SQLiteRecorder
+
+    recorder = SQLiteRecorder(tmp_path / "t.sqlite3")
+    env = TraceFixEnvironment(recorder=recorder)
+    obs = env.reset(task_name="task2_medium", seed=4)
+    actions = list(oracle_actions(get_task("task2_medium"), trace=False))
+    for action in actions[:-1]:  # fixed and tested, but not submitted
+        obs = env.step(action)
+    record = recorder.load_episode(obs.episode_id)
+    assert record["steps"] and record["task_name"] == "binary_search_off_by_one"
+    expected = round(1.0 - 0.01 * obs.step_count, 2)
+    assert graders.task2_medium(record) == expected
+    assert graders.grade(json.dumps(record)) == expected  # the task name comes from the record
