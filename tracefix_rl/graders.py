@@ -120,19 +120,26 @@ def _from_record(payload: Any) -> dict[str, Any] | None:
     from tracefix_rl.models import CodeAction
 
     env = TraceFixEnvironment(EnvConfig(record=False))
-    obs = env.reset(task_name=str(top["task_name"]), seed=top.get("seed"))
+    manifest = top.get("manifest") if isinstance(top.get("manifest"), dict) else {}
+    source = manifest.get("task_source")
+    obs = env.reset(task_name=str(top["task_name"]), seed=top.get("seed"), variant=top.get("variant"),
+                    task_pack=source if source not in (None, "builtin") else None)
     for action in actions:
         obs = env.step(CodeAction.model_validate(action))
         if obs.done:
             break
-    return {"code_dict": obs.code_dict, "step_count": obs.step_count, "task_name": obs.task_name}
+    return {"code_dict": obs.code_dict, "step_count": obs.step_count, "task_name": obs.task_name,
+            "task_source": source, "variant": top.get("variant")}
 
 
-def grade(payload: Any = None, *args: Any, task_name: str | None = None, **kwargs: Any) -> float:
+def grade(payload: Any = None, *args: Any, task_name: str | None = None, task_pack: str | None = None,
+          variant: int | None = None, **kwargs: Any) -> float:
     """Score the program in ``payload`` on ``task_name``'s visible and hidden tests (module doc).
 
     ``task_name`` may be a task name or alias; if omitted it is read from the payload
-    (``task_name``). Extra positional and keyword arguments are accepted and ignored, except a
+    (``task_name``). ``task_pack`` (a pack path, or the ``task_source`` recorded in a trajectory
+    manifest) and ``variant`` select tasks outside the built-in bank; both are also read from
+    the payload (``task_pack`` / ``task_source``, ``variant``). Extra positional and keyword arguments are accepted and ignored, except a
     ``payload``-like keyword (``final_observation``, ``observation``, ``trajectory``, ``state``)
     when ``payload`` itself is None.
     """
@@ -150,9 +157,11 @@ def grade(payload: Any = None, *args: Any, task_name: str | None = None, **kwarg
         if not source:
             return SCORE_MIN
         from tracefix_rl.env._testing import run_tests
-        from tracefix_rl.tasks import get_task
+        from tracefix_rl.tasks._pack import resolve_task
 
-        task = get_task(str(name))
+        pack = task_pack or _lookup(payload, holder, "task_pack") or _lookup(payload, holder, "task_source")
+        k = variant if variant is not None else _lookup(payload, holder, "variant")
+        task = resolve_task(str(name), str(pack) if pack else None, int(k) if isinstance(k, int) else 0)
         run = run_tests(source, task.all_tests, seed=0)
         if run.infra_error:  # one retry, as the environment does
             run = run_tests(source, task.all_tests, seed=0)

@@ -15,7 +15,8 @@ from tracefix_rl import __version__
 
 app = typer.Typer(help="TraceFix-RL: an RL environment in which agents debug Python programs.",
                   no_args_is_help=True, add_completion=False)
-tasks_app = typer.Typer(help="Browse the built-in task bank.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Browse the built-in bank; build, validate, import and inspect task packs.",
+                        no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 console = Console()
 
@@ -216,6 +217,12 @@ def _register_optional() -> None:
 
 
 _register_optional()
+try:
+    from tracefix_rl.cli._task_cmds import pack_commands
+except ImportError:  # pragma: no cover - the pack pipeline ships with the package
+    pack_commands = None
+if pack_commands is not None:
+    pack_commands(tasks_app)
 
 if __name__ == "__main__":
     app()

@@ -104,9 +104,10 @@ class TraceFixServerEnvironment(Environment[TraceFixAction, TraceFixObservation,
     SUPPORTS_CONCURRENT_SESSIONS = True
 
     def __init__(self, *, config: EnvConfig | None = None, recorder: Any = None,
-                 book: SessionBook | None = None, session_timeout: float | None = None) -> None:
+                 book: SessionBook | None = None, session_timeout: float | None = None,
+                 task_source: Any = None) -> None:
         super().__init__()
-        self._core = TraceFixEnvironment(config, recorder=recorder)
+        self._core = TraceFixEnvironment(config, recorder=recorder, task_source=task_source)
         self._book = book
         self._session_timeout = session_timeout
         self._closed = False
@@ -116,7 +117,8 @@ class TraceFixServerEnvironment(Environment[TraceFixAction, TraceFixObservation,
 
     def reset(self, seed: int | None = None, episode_id: str | None = None, task_name: str | None = None,
               task_id: str | None = None, difficulty: str | None = None, variant: int | None = None,
-              split: str | None = None, index: int | None = None, **_: Any) -> TraceFixObservation:
+              split: str | None = None, index: int | None = None, task_pack: str | None = None,
+              **_: Any) -> TraceFixObservation:
         """Start an episode (see :meth:`TraceFixEnvironment.reset`); unknown tasks raise ``TaskError``.
 
         ``split`` and ``index`` select a task through the OpenEnv Task API (:meth:`list_tasks`).
@@ -125,7 +127,7 @@ class TraceFixServerEnvironment(Environment[TraceFixAction, TraceFixObservation,
         if name is None and split is not None:
             name = self.get_task(split, int(index or 0))["task_name"]
         obs = self._core.reset(task_name=name, difficulty=difficulty, seed=seed,
-                               variant=variant, episode_id=episode_id)
+                               variant=variant, episode_id=episode_id, task_pack=task_pack)
         self._was_reset = True
         return to_wire_observation(obs)
 
@@ -236,7 +238,8 @@ def _default_recorder() -> Any:
 
 
 def create_app(*, max_sessions: int | None = None, session_timeout: float | None = None,
-               config: EnvConfig | None = None, recorder: Any = "default") -> FastAPI:
+               config: EnvConfig | None = None, recorder: Any = "default",
+               task_pack: str | None = None) -> FastAPI:
     """Build the FastAPI app (OpenEnv routes plus the TraceFix routes listed in the module doc).
 
     Args:
@@ -246,7 +249,13 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
         config: settings of every session's environment.
         recorder: a :class:`~tracefix_rl.env.Recorder` shared by all sessions; ``"default"``
             uses the trajectory store's default, ``None`` records nothing.
+        task_pack: a task pack every session draws from when ``reset`` names none (default
+            ``TRACEFIX_TASK_PACK``, else the built-in bank).
     """
+    from tracefix_rl.tasks._source import open_task_source
+
+    pack = task_pack or os.environ.get("TRACEFIX_TASK_PACK") or None
+    task_source = open_task_source(pack) if pack else None
     capacity = max_sessions if max_sessions is not None else _env_number(
         "TRACEFIX_MAX_SESSIONS", DEFAULT_MAX_SESSIONS, int)
     timeout = session_timeout if session_timeout is not None else _env_number(
@@ -261,7 +270,7 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
 
     def factory() -> TraceFixServerEnvironment:
         return TraceFixServerEnvironment(config=config, recorder=rec, book=book,
-                                         session_timeout=timeout_or_none)
+                                         session_timeout=timeout_or_none, task_source=task_source)
 
     app = _openenv_create_app(
         factory, TraceFixAction, TraceFixObservation, env_name=ENV_NAME,

@@ -1,0 +1,2 @@
+def badref(x):
+    return x

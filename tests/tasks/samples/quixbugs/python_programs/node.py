@@ -1,0 +1,4 @@
+class Node:
+    def __init__(self, value=None, successors=None):
+        self.value = value
+        self.successors = successors or []

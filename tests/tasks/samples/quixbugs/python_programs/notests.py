@@ -1,0 +1,2 @@
+def notests(x):
+    return -x

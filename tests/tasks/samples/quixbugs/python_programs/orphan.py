@@ -1,0 +1,2 @@
+def orphan(x):
+    return x

@@ -1,0 +1,2 @@
+def single(x):
+    return -x

@@ -1,0 +1,3 @@
+def twice(x):
+    """Twice x."""
+    return x + x
