@@ -40,8 +40,18 @@ def test_reset_accepts_alias_and_rejects_unknown_names():
     assert env.reset(task_name="task2_medium").task_name == TASK
     with pytest.raises(UnknownTaskError, match="did you mean"):
         env.reset(task_name="binary_search_of_by_one")
-    with pytest.raises(TaskError, match="no variant 3"):
-        env.reset(task_name=TASK, variant=3)
+    with pytest.raises(TaskError, match="no variant 1000000"):
+        env.reset(task_name=TASK, variant=10**6)
+    with pytest.raises(TaskError, match="non-negative"):
+        env.reset(task_name=TASK, variant=-1)
+
+
+def test_variants_are_deterministic_and_differ_from_the_original():
+    first = TraceFixEnvironment().reset(task_name=TASK, variant=3, seed=0)
+    again = TraceFixEnvironment().reset(task_name=TASK, variant=3, seed=0)
+    original = TraceFixEnvironment().reset(task_name=TASK, seed=0)
+    assert observation_hash(first) == observation_hash(again)
+    assert first.code_dict != original.code_dict and first.task_name == TASK
 
 
 def test_step_before_reset_raises():
