@@ -30,7 +30,7 @@ DRIVERS: dict[str, str] = {
 }
 
 
-class Outcome(str, enum.Enum):
+class Outcome(str, enum.Enum):  # noqa: UP042 - keep str() and format() behaviour stable
     """How a sandbox job ended, independently of what the tests said.
 
     ``OK`` means the driver ran to completion; test pass/fail lives in the records.

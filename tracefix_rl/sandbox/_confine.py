@@ -17,6 +17,7 @@ from collections.abc import Iterable
 __all__ = [
     "SeccompProgram",
     "build_seccomp_program",
+    "drop_capabilities",
     "landlock_abi",
     "landlock_restrict",
     "prctl",
@@ -65,6 +66,21 @@ def set_child_subreaper() -> None:
 def set_no_new_privs() -> None:
     """Set ``no_new_privs`` (required for unprivileged Landlock and seccomp)."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+_SYS_CAPSET = 126
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def drop_capabilities() -> None:
+    """Clear this process's effective, permitted and inheritable capability sets.
+
+    For a job that still runs as uid 0 (no slot uid available): with ``no_new_privs`` and no
+    ``execve``, nothing can give them back.
+    """
+    header = ctypes.create_string_buffer(struct.pack("<Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
+    data = ctypes.create_string_buffer(24)  # two zeroed {effective, permitted, inheritable}
+    _check(_libc.syscall(_SYS_CAPSET, header, data), "capset")
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,6 +206,8 @@ DENIED_SYSCALLS: dict[str, int] = {
     "acct": 163, "quotactl": 179, "name_to_handle_at": 303, "open_by_handle_at": 304,
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "personality": 135, "lookup_dcookie": 212, "syslog": 103,
+    "iopl": 172, "ioperm": 173, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305,
+    "adjtimex": 159, "sethostname": 170, "setdomainname": 171, "vhangup": 153,
 }
 _SYS_SOCKET = 41
 _SYS_CLONE = 56

@@ -23,7 +23,6 @@ import random
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -54,11 +53,15 @@ class _CappedWriter(io.StringIO):
 
 
 def _program_frames(tb: Any, filename: str, lines: list[str]) -> list[list[Any]]:
+    # Walk the traceback directly: traceback.extract_tb would consult linecache (file I/O).
     frames = []
-    for fs in traceback.extract_tb(tb):
-        if fs.filename == filename:
-            text = lines[fs.lineno - 1].strip() if fs.lineno and 0 < fs.lineno <= len(lines) else ""
-            frames.append([fs.lineno, fs.name, text])
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == filename:
+            lineno = tb.tb_lineno
+            text = lines[lineno - 1].strip() if lineno and 0 < lineno <= len(lines) else ""
+            frames.append([lineno, code.co_name, text])
+        tb = tb.tb_next
     return frames
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from tracefix_rl.sandbox._base import DRIVERS, Execution, Limits, Outcome
 
-__all__ = ["SubprocessSandbox", "job_environment"]
+__all__ = ["SubprocessSandbox", "finish_execution", "job_environment", "with_limits"]
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -46,6 +46,13 @@ def job_environment() -> dict[str, str]:
     }
 
 
+def with_limits(payload: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """The payload as the driver sees it: ``per_test_s`` defaults to ``limits.per_test_s``."""
+    if "per_test_s" in payload:
+        return payload
+    return {**payload, "per_test_s": limits.per_test_s}
+
+
 def _set_limits(limits: Limits) -> None:
     def lim(which: int, value: int) -> None:
         try:
@@ -53,7 +60,7 @@ def _set_limits(limits: Limits) -> None:
         except (ValueError, OSError):
             pass
 
-    lim(resource.RLIMIT_CPU, int(limits.cpu_s))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(limits.cpu_s), int(limits.cpu_s) + 1))
     lim(resource.RLIMIT_AS, limits.memory_mb << 20)
     lim(resource.RLIMIT_FSIZE, limits.fsize_mb << 20)
     lim(resource.RLIMIT_NOFILE, limits.nofile)
@@ -91,7 +98,7 @@ class SubprocessSandbox:
         os.close(wfd)
         assert proc.stdin is not None
         try:
-            proc.stdin.write(json.dumps({"driver": driver, "payload": payload}).encode())
+            proc.stdin.write(json.dumps({"driver": driver, "payload": with_limits(payload, limits)}).encode())
             proc.stdin.close()
         except BrokenPipeError:
             pass
@@ -151,14 +158,21 @@ def _collect(proc: subprocess.Popen[bytes], rfd: int, limits: Limits, started: f
         stdout=bytes(buffers["stdout"]), stderr=bytes(buffers["stderr"]),
         dropped_stdout=dropped["stdout"], dropped_stderr=dropped["stderr"],
         returncode=proc.returncode, timed_out=timed_out, started=started,
+        cpu_limit_s=float(limits.cpu_s),
     )
 
 
 def finish_execution(
     *, records_blob: bytes, stdout: bytes, stderr: bytes, dropped_stdout: int, dropped_stderr: int,
-    returncode: int | None, timed_out: bool, started: float,
+    returncode: int | None, timed_out: bool, started: float, killed: str = "",
+    cpu_used_s: float | None = None, cpu_limit_s: float | None = None,
 ) -> Execution:
-    """Classify a finished job from its raw pieces (shared by every executor)."""
+    """Classify a finished job from its raw pieces (shared by every executor).
+
+    ``killed`` names the stream whose flood made the executor kill the job (``"records"``,
+    ``"stdout"``, ``"stderr"``); ``cpu_used_s``/``cpu_limit_s`` let a SIGKILL that the
+    executor did not send be attributed to RLIMIT_CPU's hard limit.
+    """
     records: list[dict[str, Any]] = []
     for line in records_blob.split(b"\n"):
         if not line:
@@ -178,29 +192,49 @@ def finish_execution(
     sig = -returncode if returncode is not None and returncode < 0 else None
     code = returncode if returncode is not None and returncode >= 0 else None
     finished = bool(records) and records[-1].get("kind") == "done"
+    cpu_exhausted = (cpu_used_s is not None and cpu_limit_s is not None
+                     and cpu_used_s >= cpu_limit_s - 0.05)
+    detail = ""
     if timed_out:
         outcome = Outcome.TIMEOUT
-    elif sig in (signal.SIGXCPU,) or (sig == signal.SIGKILL and not finished):
-        outcome = Outcome.CPU_LIMIT if sig == signal.SIGXCPU else Outcome.CRASHED
+        detail = "wall-clock deadline reached; the job was killed"
+    elif killed:
+        outcome = Outcome.OUTPUT_LIMIT
+        detail = f"the job flooded {killed} and was killed"
+    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_exhausted):
+        outcome = Outcome.CPU_LIMIT
+        detail = "CPU-time limit exceeded"
     elif sig == signal.SIGXFSZ:
         outcome = Outcome.OUTPUT_LIMIT
+        detail = "file-size limit exceeded"
     elif sig is not None:
         outcome = Outcome.CRASHED
-    elif "MemoryError" in err[-2000:] and not finished:
+        detail = f"killed by signal {signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig}"
+    elif ("MemoryError" in err[-2000:] and not finished) or _module_out_of_memory(records):
         outcome = Outcome.MEMORY
+        detail = "memory limit exceeded"
     elif "File too large" in err[-2000:] and not finished:
         outcome = Outcome.OUTPUT_LIMIT
+        detail = "file-size limit exceeded"
     elif code == 0 and finished:
         outcome = Outcome.OK
     elif _ends_cleanly(records):
         outcome = Outcome.OK
     else:
         outcome = Outcome.EXITED
+        detail = f"the program ended the process early (exit code {code})"
     return Execution(
         outcome=outcome, records=records, stdout=out, stderr=err,
         stdout_truncated=bool(dropped_stdout), stderr_truncated=bool(dropped_stderr),
         duration_ms=(time.perf_counter() - started) * 1000, exit_code=code, signal=sig,
+        detail=detail,
     )
+
+
+def _module_out_of_memory(records: list[dict[str, Any]]) -> bool:
+    """The program could not even be loaded because the address-space limit was hit."""
+    last = records[-1] if records else {}
+    return last.get("kind") == "module" and last.get("ok") is False and last.get("exc_type") == "MemoryError"
 
 
 def _ends_cleanly(records: list[dict[str, Any]]) -> bool:

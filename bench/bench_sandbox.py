@@ -1,0 +1,193 @@
+"""Benchmark of the RUN_TESTS path: the isolated fork-server vs per-job interpreters vs pytest.
+
+Runs the buggy ``binary_search_off_by_one`` program against its 4 visible tests through
+
+* ``forkserver``: the sandbox :func:`tracefix_rl.sandbox.get_sandbox` uses (2 workers),
+* ``subprocess``: :class:`~tracefix_rl.sandbox._subprocess.SubprocessSandbox` (fresh
+  ``python -S -s`` per job, rlimits only), and
+* ``pytest``: what peer environments do, ``subprocess`` + ``python -m pytest`` on an equivalent
+  generated test file,
+
+all in the same run, and reports p50/p99 latency (one caller) and throughput (2 concurrent
+callers), with ratios against the fork-server. Usage::
+
+    .venv/bin/python bench/bench_sandbox.py [--quick] [--json out.json]
+
+The JSON goes to ``bench/results/sandbox_run_tests.json`` unless ``--json`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tracefix_rl.sandbox import Limits, Outcome  # noqa: E402
+from tracefix_rl.sandbox._forkserver import ForkServerSandbox  # noqa: E402
+from tracefix_rl.sandbox._subprocess import SubprocessSandbox  # noqa: E402
+from tracefix_rl.tasks import get_task  # noqa: E402
+
+TASK = "binary_search_off_by_one"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def make_sandbox_job(sandbox: Any, payload: dict[str, Any]) -> Callable[[], None]:
+    limits = Limits()
+
+    def job() -> None:
+        ex = sandbox.execute("tests", payload, limits)
+        if ex.outcome is not Outcome.OK or sum(r.get("kind") == "test" for r in ex.records) != 4:
+            raise RuntimeError(f"unexpected result: {ex}")
+
+    return job
+
+
+def make_pytest_job(workdir: Path, task: Any) -> Callable[[], None]:
+    (workdir / "program.py").write_text(task.buggy)
+    lines = ["from program import *", ""]
+    for spec in task.tests:
+        lines += [f"def {spec.name}():", f"    assert {spec.call} == {spec.expected}", ""]
+    (workdir / "test_program.py").write_text("\n".join(lines))
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"]
+
+    def job() -> None:
+        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, timeout=60)
+        if b"passed" not in proc.stdout and b"failed" not in proc.stdout:
+            raise RuntimeError(proc.stdout.decode()[-500:] + proc.stderr.decode()[-500:])
+
+    return job
+
+
+def latency(job: Callable[[], None], n: int, warmup: int, gap_s: float = 0.0) -> list[float]:
+    for _ in range(warmup):
+        job()
+    samples = []
+    for _ in range(n):
+        if gap_s:
+            time.sleep(gap_s)
+        started = time.perf_counter()
+        job()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def throughput(job: Callable[[], None], n_per_caller: int, callers: int = 2) -> float:
+    barrier = threading.Barrier(callers + 1)
+    errors: list[BaseException] = []
+
+    def caller() -> None:
+        barrier.wait()
+        try:
+            for _ in range(n_per_caller):
+                job()
+        except BaseException as exc:  # noqa: BLE001 - reported after the run
+            errors.append(exc)
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return callers * n_per_caller / elapsed
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print the table, and return (and optionally write) the results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (< 60 s)")
+    parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / "sandbox_run_tests.json",
+                        help="write the results as JSON here (default: bench/results/sandbox_run_tests.json)")
+    args = parser.parse_args(argv)
+
+    task = get_task(TASK)
+    payload = {"source": task.buggy, "tests": [t.to_payload() for t in task.tests]}
+    counts = {"forkserver": (300, 150), "subprocess": (40, 20), "pytest": (8, 4)} if args.quick else \
+        {"forkserver": (2000, 1000), "subprocess": (200, 100), "pytest": (40, 20)}
+
+    fork = ForkServerSandbox(workers=2)
+    rows: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="tracefix-bench-") as tmp:
+        runners = {
+            "forkserver": (make_sandbox_job(fork, payload), fork.isolation),
+            "subprocess": (make_sandbox_job(SubprocessSandbox(), payload), "subprocess (rlimits only)"),
+            "pytest": (make_pytest_job(Path(tmp), task), "none (subprocess + python -m pytest)"),
+        }
+        try:
+            for name, (job, isolation) in runners.items():
+                n_lat, n_thr = counts[name]
+                samples = latency(job, n_lat, warmup=max(2, n_lat // 20))
+                if name == "forkserver":
+                    # An agent thinks between RUN_TESTS calls; with any gap the server has the
+                    # next child forked and confined before the request arrives.
+                    gapped = latency(job, n_lat // 2, warmup=2, gap_s=0.005)
+                    rows["forkserver, 5 ms between calls"] = {
+                        "isolation": isolation, "n": n_lat // 2,
+                        "p50_ms": statistics.median(gapped), "p99_ms": percentile(gapped, 0.99),
+                        "mean_ms": statistics.fmean(gapped), "throughput_2_callers_per_s": None,
+                    }
+                rows[name] = {
+                    "isolation": isolation, "n": n_lat,
+                    "p50_ms": statistics.median(samples), "p99_ms": percentile(samples, 0.99),
+                    "mean_ms": statistics.fmean(samples),
+                    "throughput_2_callers_per_s": throughput(job, n_thr),
+                }
+        finally:
+            fork.close()
+    base = rows["forkserver"]
+    for row in rows.values():
+        row["p50_ratio_vs_forkserver"] = row["p50_ms"] / base["p50_ms"]
+        thr = row["throughput_2_callers_per_s"]
+        row["throughput_ratio_vs_forkserver"] = thr / base["throughput_2_callers_per_s"] if thr else None
+    result = {
+        "task": TASK, "tests": len(payload["tests"]), "quick": args.quick,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
+                    "loadavg_1m": os.getloadavg()[0]},
+        "runners": rows,
+    }
+    _print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.json}")
+    return result
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"RUN_TESTS on {result['task']} ({result['tests']} tests), "
+                        f"{result['machine']['cpus']} CPUs, load {result['machine']['loadavg_1m']:.2f}")
+    for col in ("runner", "isolation", "n", "p50 ms", "p99 ms", "jobs/s (2 callers)", "p50 × forkserver",
+                "throughput ÷ forkserver"):
+        table.add_column(col, justify="left" if col in ("runner", "isolation") else "right")
+    for name, row in result["runners"].items():
+        thr = row["throughput_2_callers_per_s"]
+        table.add_row(name, row["isolation"], str(row["n"]), f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
+                      f"{thr:.0f}" if thr else "–", f"{row['p50_ratio_vs_forkserver']:.2f}×",
+                      f"{row['throughput_ratio_vs_forkserver']:.3f}" if thr else "–")
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    main()
