@@ -10,11 +10,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=7860 \
     TRACEFIX_DB=/home/app/data/trajectories.sqlite3
 
-# libseccomp2: loaded by pyseccomp (a core dependency) at import time.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libseccomp2 \
-    && rm -rf /var/lib/apt/lists/*
-
 RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin app
 
 WORKDIR /home/app/src

@@ -175,7 +175,7 @@ class ForkServerSandbox:
         count = workers if workers is not None else max(2, os.cpu_count() or 1)
         config = {"drop_uid": drop_uid, "disk_mb": disk_mb, "landlock": landlock, "seccomp": seccomp}
         self._workers = [_Worker(slot, config) for slot in range(count)]
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._idle: queue.Queue[_Worker] = queue.Queue()  # FIFO: rotate, so the next worker has its child pre-forked
         self._closed = False
         self._lock = threading.Lock()
         try:
