@@ -189,13 +189,22 @@ def doctor() -> None:
 
     from tracefix_rl import sandbox
 
+    from tracefix_rl.errors import SandboxStartError
+
     console.print(f"tracefix-rl {__version__} on Python {platform.python_version()} ({sys.executable})")
-    describe = getattr(sandbox, "describe_isolation", None)
-    if describe is not None:
-        for key, value in describe().items():
-            console.print(f"  {key}: {value}", markup=False)
-    else:
-        console.print(f"  isolation: {sandbox.get_sandbox().isolation}")
+    try:
+        sandbox.get_sandbox()  # start the executor so the report shows the level in use
+    except SandboxStartError as exc:
+        console.print(f"[red]no usable sandbox:[/red] {exc}")
+    info = sandbox.describe_isolation()
+    pool = info.pop("forkserver", None)
+    for key, value in info.items():
+        console.print(f"  {key}: {value}", markup=False)
+    if pool:
+        for key in ("workers", "uids", "landlock_abi", "seccomp_instructions", "disk_quota", "jobs_root",
+                    "drivers", "preloaded", "missing", "notes"):
+            if key in pool:
+                console.print(f"  forkserver.{key}: {pool[key]}", markup=False)
 
 
 def _register_optional() -> None:
