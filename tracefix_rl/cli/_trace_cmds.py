@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tracefix_rl.cli._common import fail
 from tracefix_rl.errors import TraceError
 from tracefix_rl.trace import TraceResult, aggregate, render_pretty, score_trace, trace_in_sandbox
 from tracefix_rl.trace.metrics import APPROX_TOKENIZER, METRIC_LABELS, TraceScore, trace_statistics
@@ -36,11 +37,6 @@ class TraceFormat(StrEnum):
     cwm = "cwm"
     pretty = "pretty"
     json = "json"
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def trace_command(
@@ -59,12 +55,12 @@ def trace_command(
     truncated trace is reported on stderr and exits with status 1.
     """
     if (entry is None) == (call is None):
-        raise _fail("give exactly one of --entry NAME and --call EXPR")
+        raise fail("give exactly one of --entry NAME and --call EXPR")
     source = file.read_text(encoding="utf-8")
     try:
         result = trace_in_sandbox(source, entry=entry, call=call, max_frames=max_frames, timeout_s=timeout)
     except TraceError as exc:
-        raise _fail(str(exc), 3) from None
+        raise fail(str(exc), 3) from None
     if format is TraceFormat.cwm:
         sys.stdout.write(result.text + "\n")
         sys.stdout.flush()
@@ -182,14 +178,14 @@ def score_command(
         try:
             rec = json.loads(line)
         except ValueError as exc:
-            raise _fail(f"{pred}:{lineno}: not JSON: {exc}") from None
+            raise fail(f"{pred}:{lineno}: not JSON: {exc}") from None
         if not isinstance(rec, dict):
-            raise _fail(f"{pred}:{lineno}: expected a JSON object")
+            raise fail(f"{pred}:{lineno}: expected a JSON object")
         records.append(rec)
     try:
         report = score_records(records, timeout_s=timeout)
     except TraceError as exc:
-        raise _fail(str(exc), 3) from None
+        raise fail(str(exc), 3) from None
     console = Console()
     console.print(_table(report))
     for skip in report["skipped"]:

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from tracefix_rl.cli._common import fail
 from tracefix_rl.errors import TraceFixError
 
 __all__ = ["replay_command", "trajectories_app"]
@@ -47,17 +48,12 @@ class OnConflict(StrEnum):
     replace_existing = "replace"
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def _db_path(db: Path | None, *, must_exist: bool = True) -> Path:
     from tracefix_rl.trajectory import default_db_path
 
     path = db.expanduser() if db is not None else default_db_path()
     if must_exist and not path.exists():
-        raise _fail(f"no trajectory store at {path}")
+        raise fail(f"no trajectory store at {path}")
     return path
 
 
@@ -67,7 +63,7 @@ def _store(db: Path | None, *, must_exist: bool = True) -> Any:
     try:
         return TrajectoryStore(_db_path(db, must_exist=must_exist))
     except TraceFixError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _parse_time(text: str | None) -> float | None:
@@ -76,7 +72,7 @@ def _parse_time(text: str | None) -> float | None:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise _fail(f"not an ISO date/time: {text!r} (e.g. 2026-04-01 or 2026-04-01T12:00)") from None
+        raise fail(f"not an ISO date/time: {text!r} (e.g. 2026-04-01 or 2026-04-01T12:00)") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()
@@ -103,12 +99,12 @@ def replay_command(
         if file is not None:
             records = [r for r in read_records(file) if episode_id is None or r["episode_id"] == episode_id]
             if not records:
-                raise _fail(f"no episode {episode_id!r} in {file}" if episode_id else f"no episodes in {file}")
+                raise fail(f"no episode {episode_id!r} in {file}" if episode_id else f"no episodes in {file}")
             reports = [replay_record(r) for r in records]
         else:
             reports = [replay(episode_id, db=_db_path(db))]
     except TraceFixError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console = Console()
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict(),
@@ -169,7 +165,7 @@ def show_command(
     try:
         rec = store.load_episode(episode_id)
     except TraceFixError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         sys.stdout.write(json.dumps(rec, indent=2) + "\n")
         return
@@ -216,7 +212,7 @@ def export_command(
                             task=task, min_score=min_score, max_score=max_score, since=_parse_time(since),
                             until=_parse_time(until))
     except TraceFixError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     Console(stderr=True).print(f"exported {n} episode(s) to {out}", highlight=False)
 
 
@@ -233,5 +229,5 @@ def import_command(
     try:
         ids = import_episodes(src, store, on_conflict=on_conflict.value)
     except TraceFixError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     Console(stderr=True).print(f"imported {len(ids)} episode(s) into {store.path}", highlight=False)

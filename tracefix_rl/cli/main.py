@@ -188,7 +188,6 @@ def doctor() -> None:
     import platform
 
     from tracefix_rl import sandbox
-
     from tracefix_rl.errors import SandboxStartError
 
     console.print(f"tracefix-rl {__version__} on Python {platform.python_version()} ({sys.executable})")
