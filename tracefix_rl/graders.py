@@ -120,8 +120,8 @@ def _from_record(payload: Any) -> dict[str, Any] | None:
     from tracefix_rl.models import CodeAction
 
     env = TraceFixEnvironment(EnvConfig(record=False))
-    manifest = top.get("manifest") if isinstance(top.get("manifest"), dict) else {}
-    source = manifest.get("task_source")
+    manifest = top.get("manifest")
+    source = manifest.get("task_source") if isinstance(manifest, dict) else None
     obs = env.reset(task_name=str(top["task_name"]), seed=top.get("seed"), variant=top.get("variant"),
                     task_pack=source if source not in (None, "builtin") else None)
     for action in actions:

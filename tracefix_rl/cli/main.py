@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tracefix_rl import __version__
+from tracefix_rl.cli._task_cmds import pack_commands as _pack_commands
 
 app = typer.Typer(help="TraceFix-RL: an RL environment in which agents debug Python programs.",
                   no_args_is_help=True, add_completion=False)
@@ -225,12 +226,7 @@ def _register_optional() -> None:
 
 
 _register_optional()
-try:
-    from tracefix_rl.cli._task_cmds import pack_commands
-except ImportError:  # pragma: no cover - the pack pipeline ships with the package
-    pack_commands = None
-if pack_commands is not None:
-    pack_commands(tasks_app)
+_pack_commands(tasks_app)
 
 if __name__ == "__main__":
     app()
