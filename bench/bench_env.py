@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,7 +27,47 @@ from tracefix_rl.tasks import get_task  # noqa: E402
 TASK = "binary_search_off_by_one"
 
 
+_undo_stats: list[dict] = []
+
+
+def _stats(samples: list[float]) -> dict:
+    samples = sorted(samples)
+    p99 = samples[min(len(samples) - 1, int(round(0.99 * (len(samples) - 1))))]
+    return {"median_ms": statistics.median(samples), "p99_ms": p99, "mean_ms": statistics.fmean(samples),
+            "n": len(samples)}
+
+
+def paired(first: Callable[[], object], second: Callable[[], object], n: int, warmup: int = 10) -> dict:
+    """Time ``first`` and ``second`` alternately; returns ``first``'s stats, ``second``'s go to ``_undo_stats``."""
+    a, b = [], []
+    for i in range(warmup + n):
+        t = time.perf_counter()
+        first()
+        t1 = time.perf_counter()
+        second()
+        t2 = time.perf_counter()
+        if i >= warmup:
+            a.append((t1 - t) * 1000)
+            b.append((t2 - t1) * 1000)
+    stats_b = _stats(b)
+    _undo_stats.append({"median_ms": stats_b["median_ms"], "p99_ms": stats_b["p99_ms"], "n": stats_b["n"]})
+    return _stats(a)
+
+
+def timed_after(setup: Callable[[], object], fn: Callable[[], object], n: int, warmup: int = 3) -> dict:
+    """Time ``fn`` only, with an untimed ``setup`` before each call."""
+    samples = []
+    for i in range(warmup + n):
+        setup()
+        t = time.perf_counter()
+        fn()
+        if i >= warmup:
+            samples.append((time.perf_counter() - t) * 1000)
+    return _stats(samples)
+
+
 def main() -> None:
+    """Run the benchmark, print the table, write JSON."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json")
@@ -51,10 +93,20 @@ def main() -> None:
         env.step(views[state["i"]])
 
     row("VIEW_CODE", measure(alternate_view, repeat=n_fast))
-    edit = CodeAction(action_type="REPLACE_LINES", start_line=2, end_line=2, new_code_block="left = 0")
+    # A different text on every REPLACE_LINES, so no cache keyed by program text can help it;
+    # each UNDO_EDIT returns to the program text before its edit (as an agent's undo does).
+    edits = [CodeAction(action_type="REPLACE_LINES", start_line=2, end_line=2, new_code_block=f"left = 0 * {i}")
+             for i in range(n_fast + 10)]
     undo = CodeAction(action_type="UNDO_EDIT")
-    row("REPLACE_LINES", measure(lambda: env.step(edit), repeat=n_fast))
-    row("UNDO_EDIT", measure(lambda: env.step(undo), repeat=n_fast))
+    counter = {"i": 0}
+
+    def replace():
+        counter["i"] += 1
+        env.step(edits[counter["i"] % len(edits)])
+
+    row("REPLACE_LINES", paired(replace, lambda: env.step(undo), n_fast))
+    env.reset(task_name=TASK, seed=0)
+    rows.append(dict(rows[-1], operation="UNDO_EDIT", **_undo_stats.pop()))
     run = CodeAction(action_type="RUN_TESTS")
     row("RUN_TESTS", measure(lambda: env.step(run), repeat=n_exec))
     try:
@@ -65,12 +117,13 @@ def main() -> None:
     except ImportError:
         pass
 
-    def submit_episode():
+    submit = CodeAction(action_type="SUBMIT")
+
+    def fresh_episode():
         env.reset(task_name=TASK, seed=0)
         env.step(view)
-        return env.step(CodeAction(action_type="SUBMIT"))
 
-    row("SUBMIT (incl. reset+view)", measure(submit_episode, repeat=n_exec // 2))
+    row("SUBMIT", timed_after(fresh_episode, lambda: env.step(submit), n_exec))
 
     task = get_task(TASK)
     episodes = 20 if args.quick else 100

@@ -5,6 +5,9 @@ Runs the buggy ``binary_search_off_by_one`` program against its 4 visible tests 
 * ``forkserver``: the sandbox :func:`tracefix_rl.sandbox.get_sandbox` uses (2 workers),
 * ``subprocess``: :class:`~tracefix_rl.sandbox._subprocess.SubprocessSandbox` (fresh
   ``python -S -s`` per job, rlimits only), and
+* ``python -S -I``: a fresh ``python -S -I`` interpreter per run that executes the same program
+  and test calls and prints their results (no isolation at all: the interpreter start-up floor),
+  and
 * ``pytest``: what peer environments do, ``subprocess`` + ``python -m pytest`` on an equivalent
   generated test file,
 
@@ -43,11 +46,13 @@ TASK = "binary_search_off_by_one"
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def make_sandbox_job(sandbox: Any, payload: dict[str, Any]) -> Callable[[], None]:
+    """One RUN_TESTS job through ``sandbox``, checked for 4 test records."""
     limits = Limits()
 
     def job() -> None:
@@ -59,6 +64,7 @@ def make_sandbox_job(sandbox: Any, payload: dict[str, Any]) -> Callable[[], None
 
 
 def make_pytest_job(workdir: Path, task: Any) -> Callable[[], None]:
+    """What peers do per test run: ``subprocess`` + ``python -m pytest`` on a generated test file."""
     (workdir / "program.py").write_text(task.buggy)
     lines = ["from program import *", ""]
     for spec in task.tests:
@@ -74,7 +80,38 @@ def make_pytest_job(workdir: Path, task: Any) -> Callable[[], None]:
     return job
 
 
+_FRESH_RUNNER = """\
+import json, sys
+job = json.loads(sys.stdin.read())
+ns = {"__name__": "__main__"}
+exec(compile(job["source"], "program.py", "exec"), ns)
+out = []
+for t in job["tests"]:
+    try:
+        if t.get("setup"):
+            exec(t["setup"], ns)
+        out.append(["returned", repr(eval(t["call"], ns))])
+    except Exception as exc:
+        out.append(["raised", type(exc).__name__])
+sys.stdout.write(json.dumps(out))
+"""
+
+
+def make_fresh_interpreter_job(payload: dict[str, Any]) -> Callable[[], None]:
+    """A fresh ``python -S -I`` per run executing the program and test calls (no isolation)."""
+    cmd = [sys.executable, "-S", "-I", "-c", _FRESH_RUNNER]
+    data = json.dumps(payload).encode()
+
+    def job() -> None:
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
+        if proc.returncode != 0 or len(json.loads(proc.stdout)) != len(payload["tests"]):
+            raise RuntimeError(proc.stderr.decode()[-500:])
+
+    return job
+
+
 def latency(job: Callable[[], None], n: int, warmup: int, gap_s: float = 0.0) -> list[float]:
+    """Milliseconds per call of ``job`` (one caller), warm-up excluded."""
     for _ in range(warmup):
         job()
     samples = []
@@ -88,6 +125,7 @@ def latency(job: Callable[[], None], n: int, warmup: int, gap_s: float = 0.0) ->
 
 
 def throughput(job: Callable[[], None], n_per_caller: int, callers: int = 2) -> float:
+    """Jobs per second with ``callers`` threads calling ``job`` back to back."""
     barrier = threading.Barrier(callers + 1)
     errors: list[BaseException] = []
 
@@ -122,8 +160,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     task = get_task(TASK)
     payload = {"source": task.buggy, "tests": [t.to_payload() for t in task.tests]}
-    counts = {"forkserver": (300, 150), "subprocess": (40, 20), "pytest": (8, 4)} if args.quick else \
-        {"forkserver": (2000, 1000), "subprocess": (200, 100), "pytest": (40, 20)}
+    counts = {"forkserver": (300, 150), "subprocess": (40, 20), "python -S -I": (40, 20), "pytest": (8, 4)} \
+        if args.quick else \
+        {"forkserver": (2000, 1000), "subprocess": (200, 100), "python -S -I": (200, 100), "pytest": (40, 20)}
 
     fork = ForkServerSandbox(workers=2)
     rows: dict[str, dict[str, Any]] = {}
@@ -131,6 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runners = {
             "forkserver": (make_sandbox_job(fork, payload), fork.isolation),
             "subprocess": (make_sandbox_job(SubprocessSandbox(), payload), "subprocess (rlimits only)"),
+            "python -S -I": (make_fresh_interpreter_job(payload), "none (fresh python -S -I per run)"),
             "pytest": (make_pytest_job(Path(tmp), task), "none (subprocess + python -m pytest)"),
         }
         try:
@@ -164,6 +204,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
                     "loadavg_1m": os.getloadavg()[0]},
         "runners": rows,
+        "isolation": base["isolation"],
+        "forkserver_runs_per_minute_2_callers": base["throughput_2_callers_per_s"] * 60,
     }
     _print_table(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,8 @@ def _render_echo_env(dest: Path) -> None:
 
 
 @contextmanager
-def _process(cmd: list[str], port: int, env: dict[str, str], cwd: Path):
+def _process(cmd: list[str], port: int, env: dict[str, str], cwd: Path, *, keep: bool = False):
+    """Run ``cmd`` until the block exits; yields its URL once ``/health`` answers (and the process if ``keep``)."""
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -88,13 +89,21 @@ def _process(cmd: list[str], port: int, env: dict[str, str], cwd: Path):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{cmd} did not start") from None
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        yield (url, proc) if keep else url
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _first_line_of(task_name: str) -> str:
+    """The first line of the task's buggy program (a REPLACE_LINES that keeps the program runnable)."""
+    from tracefix_rl.tasks import get_task
+
+    return get_task(task_name).buggy.splitlines()[0]
 
 
 def _summary(latencies: list[float], wall: float) -> dict[str, float]:
@@ -161,13 +170,29 @@ def main(argv: list[str] | None = None) -> int:
         tf_cmd = [sys.executable, "-m", "tracefix_rl.server", "--host", "127.0.0.1", "--port", str(tf_port),
                   "--log-level", "warning"]
         echo_cmd = [sys.executable, str(tmpdir / "run_echo.py"), str(echo_port)]
-        with _process(tf_cmd, tf_port, tf_env, ROOT) as tf_url, _process(echo_cmd, echo_port, base_env, tmpdir) as echo_url:
+        # A second TraceFix server with recording off, to separate transport from recording cost.
+        nr_port = _free_port()
+        nr_cmd = [*tf_cmd[:-3], str(nr_port), "--log-level", "warning"]
+        nr_env = {**tf_env, "TRACEFIX_RECORD": "0"}
+        with _process(tf_cmd, tf_port, tf_env, ROOT) as tf_url, _process(echo_cmd, echo_port, base_env, tmpdir) as echo_url, \
+                _process(nr_cmd, nr_port, nr_env, ROOT) as nr_url:
             cases = [
                 ("echo", lambda: GenericEnvClient(base_url=echo_url), {}, {"message": "hello"}),
                 ("VIEW_CODE", lambda: TraceFixRLEnv(base_url=tf_url),
                  {"task_name": "task2_medium", "seed": 0}, CodeAction(action_type="VIEW_CODE")),
                 ("RUN_TESTS", lambda: TraceFixRLEnv(base_url=tf_url),
                  {"task_name": "task2_medium", "seed": 0}, CodeAction(action_type="RUN_TESTS")),
+            ]
+            # The other actions of the per-action table (1 and 16 sessions as well).
+            tf = (lambda: TraceFixRLEnv(base_url=tf_url), {"task_name": "task2_medium", "seed": 0})
+            cases += [
+                ("REPLACE_LINES", *tf, CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=1,
+                                                  new_code_block=_first_line_of("task2_medium"))),
+                ("UNDO_EDIT", *tf, CodeAction(action_type="UNDO_EDIT")),
+                ("TRACE", *tf, CodeAction(action_type="TRACE")),
+                ("SUBMIT", *tf, CodeAction(action_type="SUBMIT")),
+                ("VIEW_CODE, recording off", lambda: TraceFixRLEnv(base_url=nr_url),
+                 {"task_name": "task2_medium", "seed": 0}, CodeAction(action_type="VIEW_CODE")),
             ]
             for sessions, steps in ((1, steps_1), (16, steps_16)):
                 for name, make, reset_kwargs, action in cases:

@@ -40,8 +40,9 @@ def overhead_rows(tmp: Path, n: int) -> list[dict]:
                  "sqlite NORMAL": SQLiteRecorder(tmp / "normal.sqlite3", synchronous="NORMAL")}
     actions = {
         "VIEW_CODE": [CodeAction(action_type="VIEW_CODE", thought=str(i)) for i in range(2)],
+        # A new text on every edit (no cache keyed by program text helps), as an agent's edits are.
         "REPLACE_LINES": [CodeAction(action_type="REPLACE_LINES", start_line=2, end_line=2,
-                                     new_code_block=block, thought="bench") for block in ("left = 0", "left = 0 * 1")],
+                                     new_code_block=f"left = 0 * {i}", thought="bench") for i in range(n + 40)],
     }
     rows = []
     for name, pair in actions.items():
@@ -52,8 +53,8 @@ def overhead_rows(tmp: Path, n: int) -> list[dict]:
             state = {"i": 0}
 
             def step(env=env, pair=pair, state=state) -> None:
-                state["i"] ^= 1
-                env.step(pair[state["i"]])
+                state["i"] += 1
+                env.step(pair[state["i"] % len(pair)])
 
             stats = measure(step, repeat=n, warmup=20)
             if base is None:

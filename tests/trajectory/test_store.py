@@ -139,3 +139,17 @@ def test_unwritable_store_fails_loudly(tmp_path):
         env.step(CodeAction(action_type="VIEW_CODE"))
     other.rollback()
     other.close()
+
+
+def test_many_processes_can_create_one_new_store_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "fresh.sqlite3"
+    code = ("import sys; from tracefix_rl.trajectory import TrajectoryStore; "
+            "s = TrajectoryStore(sys.argv[1]); s.list_episodes(); print('ok')")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results if err]
+    assert all(out.strip() == "ok" for out, _ in results)

@@ -29,6 +29,10 @@ def defang(text: str) -> str:
     environment; the same words printed (or returned, or raised) by the program are rewritten
     so that no marker-matching client can be fooled.
     """
+    # Both markers contain "passed"; casefold() maps every character the (?i) patterns match
+    # to it (e.g. "\u017f", the long s) onto its ASCII letter, so text without it is left as is.
+    if "passed" not in text.casefold():
+        return text
     for pattern, replacement in _MARKERS:
         text = pattern.sub(replacement, text)
     return text

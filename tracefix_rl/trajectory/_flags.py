@@ -59,6 +59,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tracefix_rl import _ast
+from tracefix_rl.env._editor import parsed_tree
 
 __all__ = ["FLAG_CODES", "SecurityFlag", "scan_edit"]
 
@@ -187,10 +188,13 @@ def _new_nodes(code_after: str, block: str, start_line: int | None) -> tuple[lis
     """AST nodes introduced by the edit, and the line offset to add to their ``lineno``."""
     n_lines = len(block.splitlines())
     if start_line is not None and n_lines:
-        try:
-            tree = _parse(code_after)
-        except (SyntaxError, ValueError):
-            tree = None
+        # The environment has just parsed this exact text for its syntax check: reuse that tree.
+        tree = parsed_tree(code_after)
+        if tree is None:
+            try:
+                tree = _parse(code_after)
+            except (SyntaxError, ValueError):
+                tree = None
         if tree is not None:
             return _nodes_in(tree, start_line, start_line + n_lines - 1), 0
     try:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -180,6 +181,24 @@ class TrajectoryStore:
     # -- connection ---------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        # Switching a fresh file to WAL (and creating the schema) can fail with "database is
+        # locked" without SQLite's busy handler ever waiting, when several processes open a new
+        # store at once: retry with a short randomised back-off until busy_timeout_ms.
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        delay = 0.005
+        while True:
+            try:
+                return self._connect_once()
+            except TrajectoryError as exc:
+                busy = isinstance(exc.__cause__, sqlite3.OperationalError) and (
+                    "locked" in str(exc.__cause__) or "busy" in str(exc.__cause__))
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.2)
+
+    def _connect_once(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
@@ -207,6 +226,8 @@ class TrajectoryStore:
                 raise TrajectoryError(f"{self.path}: schema version {version}, this TraceFix-RL reads "
                                       f"version {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             raise TrajectoryError(f"{self.path}: cannot open trajectory store: {exc}") from exc
         return conn
 

@@ -1,0 +1,58 @@
+"""Smoke test of the benchmark suite: ``bench/run_all.py --quick`` works and reports every figure.
+
+Checks structure only (every required figure and target is present and numeric); no timing is
+asserted. Deselect with ``-m "not bench"``; it takes about two minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
+
+
+def _num(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
+
+
+@pytest.mark.bench
+def test_run_all_quick_reports_every_figure(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick", "--out-dir", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    assert report["quick"] is True
+    assert {"cores", "python", "kernel"} <= set(report["machine"])
+    assert report["isolation"]
+    assert all(s["ok"] for s in report["benchmarks_run"].values())
+    h = report["headline"]
+
+    assert _num(h["reset_ms"]["median_ms"]) and _num(h["reset_ms"]["p99_ms"])
+    for action in ACTIONS:
+        step = h["in_process_step_ms"][action]
+        assert _num(step["median_ms"]) and _num(step["p99_ms"]) and step["n"] > 0
+        for sessions in ("1", "16"):
+            assert _num(h["websocket_step_ms"][sessions][action]["ratio_vs_echo"])
+    for sessions in ("1", "16"):
+        assert _num(h["websocket_step_ms"][sessions]["echo"]["median_ms"])
+        assert _num(h["websocket_step_ms"][sessions]["VIEW_CODE, recording off"]["ratio_vs_echo"])
+    for runner in ("forkserver", "subprocess", "python -S -I", "pytest"):
+        assert _num(h["run_tests_job_ms"][runner]["ratio_vs_forkserver"])
+    assert _num(h["run_tests_throughput"]["forkserver"]["per_minute"])
+    assert _num(h["scripted_episodes_per_minute"])
+    assert _num(h["tracing"]["ratio_vs_untraced"])
+    assert {r["recording"] for r in h["recording_overhead"]} == {"none", "sqlite NORMAL", "sqlite FULL"}
+    assert all(_num(r["replay_steps_per_s"]) for r in h["replay"])
+    mem = h["memory_per_idle_session_mb"]
+    assert _num(mem["server_rss_mb_per_session"]) and _num(mem["tree_pss_mb_per_session"])
+
+    assert len(report["targets"]) == 10
+    for t in report["targets"]:
+        assert _num(t["measured"]) and isinstance(t["met"], bool) and _num(t["ratio_to_target"])
