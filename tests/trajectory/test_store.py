@@ -153,3 +153,4 @@ def test_many_processes_can_create_one_new_store_at_once(tmp_path):
     results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in results if err]
     assert all(out.strip() == "ok" for out, _ in results)
+
