@@ -442,8 +442,8 @@ class TraceFixEnvironment:
                 started: float) -> None:
         assert self.recorder is not None and self._buffer is not None
         after = self._buffer.source
-        diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
-                                            "before/program.py", "after/program.py"))
+        diff = "" if before == after else "".join(difflib.unified_diff(
+            before.splitlines(True), after.splitlines(True), "before/program.py", "after/program.py"))
         run = result.run
         record = StepRecord(
             episode_id=obs.episode_id, step=obs.step_count, action=action.model_dump(mode="json"),
