@@ -56,6 +56,8 @@ class EnvConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     limits: Limits = field(default_factory=Limits)
     """Sandbox limits for RUN_TESTS, SUBMIT and TRACE jobs."""
+    max_program_chars: int = 100_000
+    """An edit that would make the program longer than this is refused (an invalid action)."""
     context_radius: int = 10
     """Lines shown on each side of the anchor in ``localized_context``."""
     context_max_chars: int = 2000

@@ -12,16 +12,13 @@ below are for API misuse and broken infrastructure only::
     ├── SandboxError
     │   └── SandboxStartError
     ├── TraceError
-    │   └── TraceParseError
-    ├── TrajectoryError
-    │   └── ReplayError
-    └── ConfigError
+    └── TrajectoryError
+        └── ReplayError
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "ConfigError",
     "EpisodeError",
     "ReplayError",
     "ResetNeededError",
@@ -30,7 +27,6 @@ __all__ = [
     "TaskError",
     "TraceError",
     "TraceFixError",
-    "TraceParseError",
     "TrajectoryError",
     "UnknownTaskError",
 ]
@@ -71,17 +67,9 @@ class TraceError(TraceFixError):
     """A trace could not be produced."""
 
 
-class TraceParseError(TraceError):
-    """A trace string is not in CWM format."""
-
-
 class TrajectoryError(TraceFixError):
     """A trajectory store or file is unusable."""
 
 
 class ReplayError(TrajectoryError):
     """A recorded episode cannot be replayed (missing, or built by an incompatible version)."""
-
-
-class ConfigError(TraceFixError):
-    """A configuration value is invalid."""

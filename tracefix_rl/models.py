@@ -37,6 +37,11 @@ ActionType = Literal[
 ]
 ACTION_TYPES: tuple[str, ...] = ActionType.__args__  # type: ignore[attr-defined]
 
+#: Size caps on agent text. A block is parsed under a process-wide lock (``tracefix_rl._ast``),
+#: so an unbounded one would stall every session of a server, not just its own.
+MAX_BLOCK_CHARS = 20_000
+MAX_THOUGHT_CHARS = 20_000
+
 
 class CodeAction(BaseModel):
     """One agent action.
@@ -51,6 +56,7 @@ class CodeAction(BaseModel):
 
     thought: str = Field(
         default="",
+        max_length=MAX_THOUGHT_CHARS,
         description="Your reasoning for this action. Recorded with the step; never affects the outcome.",
     )
     action_type: ActionType = Field(
@@ -73,6 +79,7 @@ class CodeAction(BaseModel):
     )
     new_code_block: str | None = Field(
         default=None,
+        max_length=MAX_BLOCK_CHARS,
         description=(
             "REPLACE_LINES only: replacement code. If its first line has no leading whitespace the "
             "block is re-indented to start_line's indentation (relative indentation kept); if the "
@@ -80,7 +87,7 @@ class CodeAction(BaseModel):
         ),
     )
     test_name: str | None = Field(
-        default=None, description="TRACE only: the visible test to trace (default: the first failing one)."
+        default=None, max_length=200, description="TRACE only: the visible test to trace (default: the first failing one)."
     )
     trace_format: Literal["pretty", "cwm"] | None = Field(
         default=None,

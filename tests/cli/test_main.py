@@ -49,5 +49,8 @@ def test_play_reads_actions_from_the_terminal():
 
 
 def test_doctor_reports_the_isolation_level():
+    from tracefix_rl.sandbox import get_sandbox
+
     result = runner.invoke(app, ["doctor"])
-    assert result.exit_code == 0 and "tracefix-rl" in result.output
+    assert result.exit_code == 0, result.output
+    assert f"level: {get_sandbox().isolation}" in result.output and "landlock_abi:" in result.output

@@ -280,8 +280,11 @@ def test_reset_with_the_same_arguments_gives_the_same_episode():
 
 
 def test_unseeded_resets_follow_the_config_seed():
-    picks = [[TraceFixEnvironment(EnvConfig(seed=s)).reset().task_name for _ in range(1)] for s in (1, 1, 2)]
-    assert picks[0] == picks[1]
+    def first_seeds(config_seed):
+        env = TraceFixEnvironment(EnvConfig(seed=config_seed))
+        return [(env.reset(), env.state.seed)[1] for _ in range(3)]
+
+    assert first_seeds(1) == first_seeds(1) != first_seeds(2)
     env = TraceFixEnvironment()
     seeds = [(env.reset(), env.state.seed)[1] for _ in range(3)]
     assert len(set(seeds)) == 3
@@ -299,3 +302,16 @@ def test_state_reports_episode_bookkeeping(env):
     st = env.state
     assert (st.task_name, st.seed, st.variant, st.step_count, st.done) == (TASK, 3, 0, 1, False)
     assert st.isolation
+
+
+def test_oversized_text_is_refused_without_ending_the_episode():
+    from tracefix_rl.models import MAX_BLOCK_CHARS
+
+    with pytest.raises(ValidationError, match="at most"):
+        CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=1, new_code_block="x" * (MAX_BLOCK_CHARS + 1))
+    env = TraceFixEnvironment(EnvConfig(max_program_chars=2_000))
+    env.reset(task_name=TASK, seed=0)
+    block = "\n".join(f"PAD_{i} = {i}" for i in range(200))  # ~2.3k chars: within the field cap
+    obs = env.step(act("REPLACE_LINES", start_line=13, end_line=13, new_code_block=block))
+    assert "would exceed 2000 characters" in obs.last_action_error and len(obs.code_dict) == 12
+    assert obs.reward_breakdown["invalid_action"] == pytest.approx(-0.02) and not obs.done

@@ -116,7 +116,6 @@ class TraceFixEnvironment:
         self._task: Task | None = None
         self._state = EpisodeState()
         self._buffer: Buffer | None = None
-        self._closed = False
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -175,7 +174,6 @@ class TraceFixEnvironment:
         self._buffer = Buffer(task.buggy)
         self._seed = seed
         self._anchor: int | None = None
-        self._cost_total = 0.0
         self._last_eval: list[bool] | None = None
         self._last_run: TestRun | None = None
         self._last_action_key: tuple[object, ...] | None = None
@@ -205,7 +203,6 @@ class TraceFixEnvironment:
         self._state.step_count += 1
         cfg = self.config.reward
         terms: dict[str, float] = {"step_cost": cfg.step_cost}
-        self._cost_total += -cfg.step_cost
         key = self._action_key(action, before)
         self._repeat_count = self._repeat_count + 1 if key == self._last_action_key else 0
         self._last_action_key = key
@@ -251,15 +248,18 @@ class TraceFixEnvironment:
             "max_steps": self._state.max_steps,
             "reward_config": self.config.reward.to_dict(),
             "limits": self.config.limits.to_dict(),
-            "env_config": {"context_radius": self.config.context_radius,
+            "env_config": {"max_program_chars": self.config.max_program_chars,
+                           "context_radius": self.config.context_radius,
                            "context_max_chars": self.config.context_max_chars,
                            "trace_max_frames": self.config.trace_max_frames,
                            "trace_max_chars": self.config.trace_max_chars},
         }
 
     def close(self) -> None:
-        """End the current episode's resources. Idempotent; the shared sandbox stays up."""
-        self._closed = True
+        """Release nothing: the shared sandbox and the recorder outlive environments. Idempotent.
+
+        Present so every environment can be used as a context manager and closed by servers.
+        """
 
     def __enter__(self) -> TraceFixEnvironment:
         return self
@@ -300,6 +300,12 @@ class TraceFixEnvironment:
             terms["destructive_edit"] = cfg.destructive_edit
             problem = (f"Refused: an empty block would delete {span} lines (more than "
                        f"{cfg.destructive_lines}). Delete fewer lines at a time.")
+            return _Outcome(problem, error=problem)
+        kept = sum(len(ln) + 1 for i, ln in enumerate(buf.lines, 1) if not start <= i <= end)
+        if kept + len(block) > self.config.max_program_chars:
+            terms["invalid_action"] = cfg.invalid_action
+            problem = (f"Refused: the program would exceed {self.config.max_program_chars} characters. "
+                       "Replace lines instead of appending.")
             return _Outcome(problem, error=problem)
         lo, hi = buf.replace(start, end, block)
         self._anchor = max(1, min(hi if hi >= lo else lo, buf.line_count)) if buf.line_count else None
@@ -384,7 +390,7 @@ class TraceFixEnvironment:
         self._shape(visible, terms)
         total = visible.total + hidden.total
         rate = (visible.passed + hidden.passed) / total if total else 0.0
-        score = self._clamp(rate - self._cost_total)
+        score = self._clamp(rate + self.config.reward.step_cost * self._state.step_count)
         terms["final_score"] = score
         self._state.done = True
         self._state.final_score = score

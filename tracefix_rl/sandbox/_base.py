@@ -11,6 +11,7 @@ the program's own stdout.
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,6 +22,10 @@ __all__ = [
     "Outcome",
     "Sandbox",
 ]
+
+#: The directory holding the ``tracefix_rl`` package: put on ``sys.path`` by every interpreter
+#: an executor starts (fork-servers, probes and per-job subprocesses run with ``-S -s``).
+PACKAGE_PARENT: str = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 #: Drivers a job may name, as ``module:function``. Each function has the signature
 #: ``run(payload: dict, emit: Callable[[dict], None]) -> None`` and runs inside the child.

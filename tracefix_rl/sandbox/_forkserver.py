@@ -22,12 +22,11 @@ import time
 from typing import Any
 
 from tracefix_rl.errors import SandboxError, SandboxStartError
-from tracefix_rl.sandbox._base import DRIVERS, Execution, Limits, Outcome
+from tracefix_rl.sandbox._base import DRIVERS, PACKAGE_PARENT, Execution, Limits, Outcome
 from tracefix_rl.sandbox._subprocess import finish_execution, job_environment, with_limits
 
 __all__ = ["ForkServerSandbox"]
 
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT = (
     "import sys\n"
     "sys.path.insert(0, {parent!r})\n"
@@ -56,7 +55,7 @@ class _Worker:
         self.restarts = 0
 
     def start(self) -> dict[str, Any]:
-        code = _BOOT.format(parent=_PACKAGE_PARENT)
+        code = _BOOT.format(parent=PACKAGE_PARENT)
         self.proc = subprocess.Popen(
             [os.path.realpath(sys.executable), "-S", "-s", "-c", code, json.dumps(self.config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=job_environment(), cwd="/",

@@ -14,9 +14,10 @@ import subprocess
 import sys
 from typing import Any
 
+from tracefix_rl.sandbox._base import PACKAGE_PARENT
+
 __all__ = ["probe_kernel"]
 
-_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _CODE = (
     "import sys, os, json\n"
     "sys.path.insert(0, {parent!r})\n"
@@ -33,7 +34,7 @@ def probe_kernel() -> dict[str, Any]:
 
     try:
         out = subprocess.run(
-            [os.path.realpath(sys.executable), "-S", "-s", "-c", _CODE.format(parent=_PARENT)],
+            [os.path.realpath(sys.executable), "-S", "-s", "-c", _CODE.format(parent=PACKAGE_PARENT)],
             capture_output=True, env=job_environment(), timeout=30, check=True, cwd="/",
         ).stdout
         result: dict[str, Any] = json.loads(out)

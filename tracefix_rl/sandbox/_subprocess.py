@@ -1,7 +1,8 @@
 """Fallback executor: one fresh interpreter per job, rlimits, new session, wall-clock kill.
 
-This is isolation level ``subprocess`` (rlimits only, no filesystem or network confinement)
-and is used only when explicitly allowed, or as the base that stronger levels wrap.
+This is isolation level ``subprocess`` (rlimits only, no filesystem or network confinement),
+used only when unconfined execution is explicitly allowed. :func:`finish_execution`, which
+classifies how a job ended, is shared with the fork-server pool.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import tempfile
 import time
 from typing import Any
 
-from tracefix_rl.sandbox._base import DRIVERS, Execution, Limits, Outcome
+from tracefix_rl.sandbox._base import DRIVERS, PACKAGE_PARENT, Execution, Limits, Outcome
 
 __all__ = ["SubprocessSandbox", "finish_execution", "job_environment", "with_limits"]
-
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _BOOT = (
     "import sys, json, os\n"
@@ -86,7 +85,7 @@ class SubprocessSandbox:
         workdir = tempfile.mkdtemp(prefix="tracefix-job-")
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-S", "-s", "-c", _BOOT.format(parent=_PACKAGE_PARENT, fd=wfd)],
+                [sys.executable, "-S", "-s", "-c", _BOOT.format(parent=PACKAGE_PARENT, fd=wfd)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 pass_fds=(wfd,), cwd=workdir, env=job_environment(), start_new_session=True,
                 preexec_fn=lambda: _set_limits(limits),
