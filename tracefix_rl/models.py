@@ -132,7 +132,9 @@ class CodeObservation(BaseModel):
     """What the agent sees after ``reset`` or ``step``.
 
     ``reward`` is this step's reward (the sum of ``reward_breakdown``); ``final_score`` is set
-    once the episode ends (SUBMIT or step budget) and lies strictly inside (0, 1).
+    once the episode ends (SUBMIT or step budget) and lies strictly inside (0, 1). ``resolved``
+    is set at the same moment: true exactly when every visible and hidden test passes (every
+    FAIL_TO_PASS and PASS_TO_PASS test, as SWE-bench defines resolution); ``None`` before the end.
     """
 
     done: bool = False
@@ -151,6 +153,7 @@ class CodeObservation(BaseModel):
     step_count: int = 0
     steps_remaining: int = 0
     final_score: float | None = None
+    resolved: bool | None = None
     last_action_error: str | None = None
     task_name: str = ""
     difficulty: str = ""
@@ -180,4 +183,5 @@ class EpisodeState(BaseModel):
     done: bool = False
     cumulative_reward: float = 0.0
     final_score: float | None = None
+    resolved: bool | None = None
     isolation: str = ""

@@ -396,12 +396,10 @@ def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline:
 
         summary.end = kill or obs.end_reason or ("submitted" if result.done else "error")
         summary.score = clamp_score(obs.final_score)
-        all_pass = (result.done and obs.tests_total is not None and obs.tests_passed == obs.tests_total
-                    and obs.hidden_tests_passed == obs.hidden_tests_total)
         if cfg.success_threshold is not None:
             summary.success = bool(result.done) and summary.score >= cfg.success_threshold
         else:
-            summary.success = bool(all_pass)
+            summary.success = bool(result.done and obs.resolved)
     except Exception as exc:  # the [END] line must come out whatever happened
         _log(f"[{task}] episode failed: {type(exc).__name__}: {exc}")
         summary.end, summary.success = "error", False

@@ -394,6 +394,7 @@ class TraceFixEnvironment:
         terms["final_score"] = score
         self._state.done = True
         self._state.final_score = score
+        self._state.resolved = visible.passed == visible.total and hidden.passed == hidden.total
         report = test_report(visible, self._buffer.lines, hidden=hidden)
         head = "Step budget exhausted: the program was graded as it stands.\n" if end_reason == "step_budget" else ""
         out = (prefix + "\n\n" if prefix else "") + head + report + f"\n\nFinal score: {score:.2f}"
@@ -437,7 +438,8 @@ class TraceFixEnvironment:
             hidden_tests_total=hidden.total if hidden else None,
             step_count=self._state.step_count,
             steps_remaining=max(0, self._state.max_steps - self._state.step_count),
-            final_score=self._state.final_score, last_action_error=error, task_name=self._task.name,
+            final_score=self._state.final_score, resolved=self._state.resolved,
+            last_action_error=error, task_name=self._task.name,
             difficulty=self._task.difficulty, task_description=self._task.description,
             episode_id=self._state.episode_id or "", reward_breakdown={k: _round(v) for k, v in breakdown.items()},
             cumulative_reward=self._state.cumulative_reward, end_reason=end_reason,  # type: ignore[arg-type]

@@ -115,7 +115,7 @@ _JSON_STEP_COLS = frozenset({"action", "snapshot", "reward_breakdown", "test_res
 
 _SCALAR_FIELDS = ("done", "reward", "step_count", "steps_remaining", "tests_passed", "tests_total",
                   "hidden_tests_passed", "hidden_tests_total", "syntax_error", "syntax_error_line",
-                  "syntax_error_message", "final_score", "last_action_error", "end_reason", "infra_error",
+                  "syntax_error_message", "final_score", "resolved", "last_action_error", "end_reason", "infra_error",
                   "cumulative_reward", "task_name", "difficulty")
 _DIGEST_FIELDS = ("code_dict", "localized_context", "last_execution_output", "test_results", "trace",
                   "task_description", "reward_breakdown")
