@@ -76,7 +76,10 @@ def display(value: object, limit: int = 300) -> str:
 
 def _numbers_close(a: object, b: object, rel_tol: float, abs_tol: float) -> bool:
     if type(a) in (int, float) and type(b) in (int, float):
-        return math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=abs_tol)  # type: ignore[arg-type]
+        try:
+            return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)  # type: ignore[arg-type]
+        except OverflowError:  # an int beyond the float range: only an exactly equal value matches
+            return a == b
     if type(a) is type(b) and type(a) in (list, tuple):
         return len(a) == len(b) and all(  # type: ignore[arg-type]
             _numbers_close(x, y, rel_tol, abs_tol) for x, y in zip(a, b, strict=True)  # type: ignore[call-overload]
@@ -96,14 +99,17 @@ def values_match(
 
     With ``approx=True``, numbers (and lists/tuples of numbers) compare with
     :func:`math.isclose`; the actual encoding is parsed with :func:`ast.literal_eval`, and
-    anything that does not parse falls back to exact comparison.
+    anything that does not parse falls back to exact comparison. Never raises, whatever the
+    program returned: a value that cannot be compared (an int beyond the float range, absurd
+    nesting, ...) matches only if it is exactly the expected one.
     """
-    if not approx:
-        return actual_canonical == canonical(expected)
+    expected_canonical = canonical(expected)
+    if not approx or actual_canonical == expected_canonical:
+        return actual_canonical == expected_canonical
     from tracefix_rl._ast import literal_eval
 
     try:
         actual = literal_eval(actual_canonical)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return actual_canonical == canonical(expected)
-    return _numbers_close(actual, expected, rel_tol, abs_tol)
+        return _numbers_close(actual, expected, rel_tol, abs_tol)
+    except (ValueError, TypeError, SyntaxError, OverflowError, MemoryError, RecursionError):
+        return False

@@ -2,7 +2,9 @@
 
 Runs a small script under ``setpriv`` with a world-readable interpreter, because the pyenv
 interpreter lives under root's 0700 home. Jobs then run without a uid drop, confined by
-Landlock and seccomp only (tier ``forkserver+landlock+seccomp``).
+Landlock and seccomp and, through an unprivileged user namespace, in the same private root
+as under root (tier ``forkserver+landlock+seccomp+ns``). With namespaces turned off the tier
+says so (no ``+ns``) and the notes explain what is lost.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ def job(sb, src, *calls, **limits):
 probe = ("import os, socket\n"
          "def e(fn):\n    try:\n        fn()\n        return 'allowed'\n"
          "    except BaseException as x:\n        return type(x).__name__\n")
+with ForkServerSandbox(workers=1, namespaces=False) as plain:
+    degraded = {"isolation": plain.isolation, "notes": plain.info["notes"],
+                "attacks": job(plain, probe, "e(lambda: open('/etc/passwd').read())", "e(lambda: socket.socket())")}
 with ForkServerSandbox(workers=1) as sb:
-    out = {"isolation": sb.isolation, "root": sb.info["root"],
+    out = {"isolation": sb.isolation, "root": sb.info["root"], "degraded": degraded,
            "ok": job(sb, "def f(x):\n    return x + 1\n", "f(1)"),
            "attacks": job(sb, probe, "e(lambda: open('/etc/passwd').read())",
                           "e(lambda: open('/tmp/tracefix-nonroot-attack', 'w'))", "e(lambda: socket.socket())",
@@ -72,8 +77,13 @@ def test_fork_server_as_unprivileged_user() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["isolation"] == "forkserver+landlock+seccomp" and out["root"] is False
+    assert out["isolation"] == "forkserver+landlock+seccomp+ns" and out["root"] is False
     assert out["ok"] == ["ok", ["2"]]
-    assert out["attacks"] == ["ok", ["'PermissionError'"] * 6]
+    absent, denied = "'FileNotFoundError'", "'PermissionError'"
+    assert out["attacks"] == ["ok", [absent, absent, denied, denied, denied, absent]]
+    degraded = out["degraded"]
+    assert degraded["isolation"] == "forkserver+landlock+seccomp"
+    assert degraded["attacks"] == ["ok", [denied, denied]]
+    assert any("namespaces" in note for note in degraded["notes"])
     assert out["sleep"] == ["timeout", []]
     assert not os.path.exists("/tmp/tracefix-nonroot-attack")

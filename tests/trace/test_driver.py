@@ -77,7 +77,7 @@ class _Broken:
     def __init__(self, execution):
         self.execution = execution
 
-    def execute(self, driver, payload, limits):
+    def execute(self, driver, payload, limits, *, owner=None):
         assert driver == "trace" and isinstance(limits, Limits)
         return self.execution
 
@@ -90,9 +90,9 @@ def test_infra_error_raises_trace_error():
         trace_in_sandbox("def f(): return 1\n", call="f()", sandbox=_Broken(Execution(Outcome.INFRA_ERROR)))
 
 
-def test_missing_record_raises_trace_error():
-    with pytest.raises(TraceError):
-        trace_in_sandbox("def f(): return 1\n", call="f()", sandbox=_Broken(Execution(Outcome.OK, records=[])))
+def test_missing_record_is_the_programs_protocol_violation_not_an_error():
+    r = trace_in_sandbox("def f(): return 1\n", call="f()", sandbox=_Broken(Execution(Outcome.OK, records=[])))
+    assert r.truncated and r.truncation_reason == "error" and "broke the harness protocol" in r.error
 
 
 def test_wall_clock_kill_maps_to_timeout():

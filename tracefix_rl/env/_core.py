@@ -112,6 +112,9 @@ class TraceFixEnvironment:
             recorder = default_recorder()
         self.recorder = recorder
         self._default_source = task_source
+        #: Who this environment's sandbox jobs are for: the sandbox shares its workers fairly
+        #: between owners (one environment = one session).
+        self.sandbox_owner = uuid.uuid4().hex
         self._seeds = random.Random(self.config.seed)
         self._task: Task | None = None
         self._state = EpisodeState()
@@ -213,8 +216,12 @@ class TraceFixEnvironment:
         result: _Outcome = handler(action, terms)
 
         budget_over = self._state.step_count >= self._state.max_steps and not result.done
-        if budget_over and not result.infra_error:
+        if budget_over:  # the budget ends the episode whatever the step reported
             result = self._finish(terms, end_reason="step_budget", prefix=result.output)
+            if not result.done:  # grading itself hit a sandbox fault: end unscored, never go on
+                self._state.done = True
+                result = _Outcome(result.output + "\nStep budget exhausted: the episode ends without a score.",
+                                  error=result.error, done=True, end_reason="step_budget", infra_error=True)
         reward = _round(sum(terms.values()))
         self._state.cumulative_reward = _round(self._state.cumulative_reward + reward)
         obs = self._observation(output=result.output, reward=reward, breakdown=terms, error=result.error,
@@ -348,17 +355,17 @@ class TraceFixEnvironment:
         if not syntax.ok:
             return _syntax_run(tests, syntax)
         run = run_tests(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits,
-                        seed=self._seed)
+                        seed=self._seed, owner=self.sandbox_owner)
         if run.infra_error:  # one retry: a fault of ours must not cost the agent
             run = run_tests(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits,
-                            seed=self._seed)
+                            seed=self._seed, owner=self.sandbox_owner)
         return run
 
     def _baseline(self) -> list[bool]:
         if self._last_eval is None:
             assert self._task is not None
             run = run_tests(self._task.buggy, self._task.tests, sandbox=self.sandbox,
-                            limits=self.config.limits, seed=self._seed)
+                            limits=self.config.limits, seed=self._seed, owner=self.sandbox_owner)
             self._last_eval = [r.passed for r in run.results]
         return self._last_eval
 

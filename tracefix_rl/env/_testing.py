@@ -1,20 +1,30 @@
-"""Run tests in the sandbox and judge them here, where the expected values live."""
+"""Run tests in the sandbox and judge them here, where the expected values live.
+
+What comes back from the sandbox is untrusted: the records are checked against the test
+driver's schema and order (:func:`tracefix_rl.sandbox._protocol.read_test_stream`), and a
+violation fails the affected tests ("the program broke the harness protocol"), never raises
+and never counts as an infrastructure error. Only the executor's own outcome can say that the
+infrastructure failed.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tracefix_rl._values import values_match
 from tracefix_rl.models import TestResult
 from tracefix_rl.sandbox import Execution, Limits, Outcome, Sandbox, get_sandbox
+from tracefix_rl.sandbox._protocol import ModuleRecord, TestRecord, read_test_stream
 from tracefix_rl.tasks import TestSpec
 
 __all__ = ["TestRun", "defang", "run_tests"]
 
 PROGRAM_FILENAME = "program.py"
+
+_Unfinished = Literal["error", "timeout", "not_run"]  # statuses of a test without a trusted result
 
 _MARKERS = [
     (re.compile(r"(?i)(tests?\s*passed)(\s*:)"), r"\1 (printed by the program)\2"),
@@ -73,42 +83,36 @@ class TestRun:
         return self.outcome is Outcome.INFRA_ERROR
 
 
-def _exception_text(rec: dict[str, Any]) -> str:
-    msg = rec.get("exc_message") or ""
-    return f"{rec.get('exc_type')}: {msg}" if msg else str(rec.get("exc_type"))
+def _exception_text(rec: TestRecord | ModuleRecord) -> str:
+    msg = rec.exc_message or ""
+    return f"{rec.exc_type}: {msg}" if msg else str(rec.exc_type)
 
 
-def _judge(spec: TestSpec, rec: dict[str, Any] | None, ended: str | None, timed_out: bool) -> TestResult:
+def _judge(spec: TestSpec, rec: TestRecord | None, ended: str | None, status: _Unfinished = "not_run") -> TestResult:
     base: dict[str, Any] = {"test_name": spec.name, "call": spec.describe_call(),
                             "expected": spec.describe_expectation()}
     if rec is None:
-        return TestResult(passed=False, status="timeout" if timed_out else "not_run",
-                          error_message=ended or "not run", **base)
-    base["stdout"] = defang(rec.get("stdout") or "")
-    base["duration_ms"] = float(rec.get("duration_ms") or 0.0)
-    status = rec.get("status")
-    frames = rec.get("traceback") or []
-    line = frames[-1][0] if frames else None
-    if status == "timeout":
+        return TestResult(passed=False, status=status, error_message=ended or "not run", **base)
+    base["stdout"] = defang(rec.stdout)
+    base["duration_ms"] = rec.duration_ms
+    line = rec.traceback[-1][0] if rec.traceback else None
+    if rec.status == "timeout":
         return TestResult(passed=False, status="timeout", line=line,
                           error_message="timed out (per-test limit)", **base)
-    if status == "raised":
+    if rec.status == "raised":
         exc = defang(_exception_text(rec))
-        if spec.raises and rec.get("exc_type") == spec.raises:
+        if spec.raises and rec.exc_type == spec.raises:
             return TestResult(passed=True, status="passed", actual=f"raised {spec.raises}", **base)
         return TestResult(passed=False, status="failed" if spec.raises else "error", exception=exc,
                           actual=f"raised {exc}", line=line, error_message=exc, **base)
-    if status == "returned":
-        shown = defang(str(rec.get("display", "")))
-        if spec.raises:
-            return TestResult(passed=False, status="failed", actual=shown, **base,
-                              error_message=f"expected {spec.raises} to be raised, got {shown}")
-        ok = values_match(str(rec.get("value")), spec.expected_value(), approx=spec.approx)
-        if ok:
-            return TestResult(passed=True, status="passed", actual=shown, **base)
+    shown = defang(rec.display or "")
+    if spec.raises:
         return TestResult(passed=False, status="failed", actual=shown, **base,
-                          error_message=f"expected {spec.expected}, got {shown}")
-    return TestResult(passed=False, status="not_run", error_message="malformed result record", **base)
+                          error_message=f"expected {spec.raises} to be raised, got {shown}")
+    if values_match(rec.value or "", spec.expected_value(), approx=spec.approx):
+        return TestResult(passed=True, status="passed", actual=shown, **base)
+    return TestResult(passed=False, status="failed", actual=shown, **base,
+                      error_message=f"expected {spec.expected}, got {shown}")
 
 
 def _ending(ex: Execution) -> str:
@@ -130,60 +134,62 @@ def run_tests(
     sandbox: Sandbox | None = None,
     limits: Limits | None = None,
     seed: int = 0,
+    owner: str | None = None,
 ) -> TestRun:
     """Run ``tests`` against ``source`` in the sandbox and judge every test.
 
     The child sees only the tests' setup and call text; expected values stay in this process.
+    ``owner`` (the calling environment's id) lets the sandbox share its workers fairly.
+    Never raises for anything the program does.
     """
     sandbox = sandbox or get_sandbox()
     limits = limits or Limits()
     payload = {"source": source, "filename": PROGRAM_FILENAME, "seed": seed,
                "per_test_s": limits.per_test_s, "tests": [t.to_payload() for t in tests]}
-    ex = sandbox.execute("tests", payload, limits)
-    by_index: dict[int, dict[str, Any]] = {}
-    started: set[int] = set()
-    syntax = module = None
-    module_stdout = ""
-    for rec in ex.records:
-        kind = rec.get("kind")
-        if kind == "compile" and not rec.get("ok"):
-            syntax = rec
-        elif kind == "module":
-            module_stdout = str(rec.get("stdout") or "")
-            if not rec.get("ok"):
-                module = rec
-        elif kind == "start" and isinstance(rec.get("index"), int):
-            started.add(rec["index"])
-        elif kind == "test" and isinstance(rec.get("index"), int) and 0 <= rec["index"] < len(tests):
-            # A program can forge records (it shares the process), but only with values it
-            # computed itself: expected values never enter the sandbox. First record wins.
-            by_index.setdefault(rec["index"], rec)
+    ex = sandbox.execute("tests", payload, limits, owner=owner)
+    if ex.outcome is Outcome.INFRA_ERROR:  # the executor's verdict, never the program's
+        results = [_judge(spec, None, "not run: sandbox infrastructure error") for spec in tests]
+        return TestRun(results=results, outcome=ex.outcome, duration_ms=ex.duration_ms,
+                       isolation=ex.isolation, detail=ex.detail)
+    stream = read_test_stream(ex.records, [t.name for t in tests], ex.protocol_error)
+    syntax, module = stream.syntax, stream.module
     results = []
     for i, spec in enumerate(tests):
-        found = by_index.get(i)
+        found = stream.tests.get(i)
         ended = None
-        timed_out = False
+        status: _Unfinished = "not_run"
         if found is None:
-            if syntax is not None:
+            if stream.broken_at is not None and i >= stream.broken_at:
+                # Graded as this test's failure: only the program can write on the channel.
+                if i == stream.broken_at:
+                    ended, status = stream.violation, "error"
+                else:
+                    ended = f"not run: {stream.violation}"
+            elif i in stream.oversize:
+                ended = "the result was too large to report"
+            elif syntax is not None:
                 ended = "not run: the program has a syntax error"
             elif module is not None:
                 ended = f"not run: loading the program raised {_exception_text(module)}"
-            elif i in started:
+            elif i in stream.started:
                 ended = _ending(ex)
-                timed_out = ex.outcome in (Outcome.TIMEOUT, Outcome.CPU_LIMIT)
+                if ex.outcome in (Outcome.TIMEOUT, Outcome.CPU_LIMIT):
+                    status = "timeout"
             elif ex.outcome is not Outcome.OK:
                 ended = f"not run: {_ending(ex)} in an earlier test"
-        results.append(_judge(spec, found, defang(ended) if ended else None, timed_out))
+        results.append(_judge(spec, found, defang(ended) if ended else None, status))
     failing_line = None
     if syntax is not None:
-        failing_line = syntax.get("line")
-    elif module is not None and module.get("traceback"):
-        failing_line = module["traceback"][-1][0]
+        failing_line = syntax.line
+    elif module is not None and module.traceback:
+        failing_line = module.traceback[-1][0]
     else:
         failing_line = next((r.line for r in results if not r.passed and r.line), None)
     return TestRun(
-        results=results, outcome=ex.outcome, syntax_error=syntax, module_error=module,
-        module_stdout=defang(module_stdout), stdout=defang(ex.stdout), stderr=defang(ex.stderr),
+        results=results, outcome=ex.outcome,
+        syntax_error=syntax.model_dump(exclude={"kind"}) if syntax else None,
+        module_error=module.model_dump(exclude={"kind"}) if module else None,
+        module_stdout=defang(stream.module_stdout), stdout=defang(ex.stdout), stderr=defang(ex.stderr),
         duration_ms=ex.duration_ms, isolation=ex.isolation, failing_line=failing_line,
-        detail=ex.detail,
+        detail=ex.detail or (stream.violation or ""),
     )

@@ -42,7 +42,7 @@ def trace_step(env: TraceFixEnvironment, action: CodeAction, terms: dict[str, fl
     try:
         result = trace_in_sandbox(buf.source, call=test.call, setup=test.setup,
                                   max_frames=cfg.trace_max_frames, timeout_s=min(cfg.limits.wall_s, 2.0),
-                                  sandbox=env.sandbox)
+                                  sandbox=env.sandbox, owner=env.sandbox_owner)
     except TraceError as exc:
         msg = f"the trace could not be produced (sandbox error: {exc}); this step is not scored"
         return _Outcome(msg, error=msg, infra_error=True)

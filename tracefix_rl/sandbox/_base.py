@@ -73,6 +73,15 @@ class Limits:
     """Cap on captured stdout and on stderr, each; the tail is kept."""
     per_test_s: float = 2.0
     """Cooperative per-test timeout applied by the test driver (the wall clock is the backstop)."""
+    record_bytes: int = 4 << 20
+    """Cap on the bytes of records a job may send back, enforced while reading: beyond it the
+    job is killed (``output_limit``). At most 16 MiB."""
+    max_records: int = 10_000
+    """Cap on the number of records a job may send back, enforced while reading: beyond it the
+    job is killed and the program is said to have broken the harness protocol."""
+    nice_after_s: float = 0.1
+    """After this much wall-clock time a job runs at the lowest CPU priority (nice 19), so that
+    long-running or spinning jobs cannot slow down short ones. ``0`` disables it."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the limits as a plain dict (recorded in trajectory manifests)."""
@@ -98,6 +107,12 @@ class Execution:
     signal: int | None = None
     detail: str = ""
     isolation: str = ""
+    protocol_error: str = ""
+    """Set when what came back over the record channel broke the harness protocol (a line that
+    is not a JSON object, NaN, nesting, too many or too large records): ``records`` then holds
+    only the records before the violation. Only the program can cause this (it shares the
+    process with the driver), so it is graded as a failure of the program, never as an
+    infrastructure error."""
 
 
 @runtime_checkable
@@ -107,6 +122,8 @@ class Sandbox(Protocol):
     Implementations must be safe to call from many threads at once, must never raise for
     anything the job's code does (that is an :class:`Outcome`), and raise
     :class:`tracefix_rl.errors.SandboxError` only for misuse (unknown driver, closed sandbox).
+    Everything a job sends back is untrusted: records arrive only as JSON objects within the
+    :class:`Limits` caps, and a violation is reported in :attr:`Execution.protocol_error`.
     """
 
     @property
@@ -114,8 +131,15 @@ class Sandbox(Protocol):
         """Name of the active isolation level, e.g. ``"forkserver+landlock+seccomp+uid"``."""
         ...
 
-    def execute(self, driver: str, payload: dict[str, Any], limits: Limits) -> Execution:
-        """Run ``driver`` on ``payload`` under ``limits`` and report how it ended."""
+    def execute(self, driver: str, payload: dict[str, Any], limits: Limits, *,
+                owner: str | None = None) -> Execution:
+        """Run ``driver`` on ``payload`` under ``limits`` and report how it ended.
+
+        ``owner`` names who the job is for (the environment passes one id per environment, i.e.
+        per session). Executors that queue jobs serve owners fairly (an owner holding fewer
+        workers goes first) and each owner's jobs first come, first served; ``None`` is one
+        anonymous owner.
+        """
         ...
 
     def close(self) -> None:

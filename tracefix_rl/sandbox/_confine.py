@@ -18,6 +18,7 @@ __all__ = [
     "SeccompProgram",
     "build_seccomp_program",
     "drop_capabilities",
+    "enter_private_root",
     "landlock_abi",
     "landlock_restrict",
     "prctl",
@@ -31,6 +32,10 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.prctl.restype = ctypes.c_int
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 
 _X86_64 = platform.machine() in ("x86_64", "AMD64")
 
@@ -81,6 +86,93 @@ def drop_capabilities() -> None:
     header = ctypes.create_string_buffer(struct.pack("<Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
     data = ctypes.create_string_buffer(24)  # two zeroed {effective, permitted, inheritable}
     _check(_libc.syscall(_SYS_CAPSET, header, data), "capset")
+
+
+# --------------------------------------------------------------------------------------------
+# Namespaces and the private root
+# --------------------------------------------------------------------------------------------
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+_SYS_PIVOT_ROOT = 155
+
+#: Device nodes bind-mounted into the private root (the only host files a job can reach).
+DEVICES = ("null", "zero", "urandom", "random")
+#: Hostname every job sees (``socket.gethostname()``, ``platform.node()``).
+HOSTNAME = "sandbox"
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    """Call ``mount(2)``; raise :class:`OSError` on failure."""
+    enc = (lambda v: v.encode() if v is not None else None)  # noqa: E731
+    _check(_libc.mount(enc(source), target.encode(), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+def umount(target: str) -> None:
+    """Lazily detach the mount at ``target`` (``MNT_DETACH``); raise :class:`OSError` on failure."""
+    _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
+def enter_private_root(mountpoint: str, *, user: bool) -> list[str]:
+    """Move this process into new namespaces whose whole filesystem is an empty tmpfs.
+
+    Creates mount, IPC, UTS, network and cgroup namespaces (and first a user namespace that
+    maps only the caller's own uid and gid, when ``user``: the unprivileged way in), mounts a
+    small tmpfs on ``mountpoint`` holding ``/dev/{null,zero,urandom,random}`` (bind mounts of
+    the host's) and an empty ``/work``, pivots into it, detaches the host's tree, makes the
+    new root read-only and sets the hostname to :data:`HOSTNAME`. Afterwards no host path
+    exists for this process or its children, SysV/POSIX IPC objects live in a namespace that
+    dies with it, and the network namespace is empty.
+
+    Everything the process needs from the host (modules, libraries) must be loaded before.
+    Returns the names of the namespaces entered. Raises :class:`OSError` if a step fails
+    before the pivot (then the process may be in new, still host-backed namespaces).
+    """
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP
+    _check(_libc.unshare(flags | (CLONE_NEWUSER if user else 0)), "unshare")
+    names = ["mount", "ipc", "uts", "net", "cgroup"]
+    if user:
+        names.insert(0, "user")
+        for path, text in (("/proc/self/setgroups", "deny"), ("/proc/self/uid_map", f"{uid} {uid} 1"),
+                           ("/proc/self/gid_map", f"{gid} {gid} 1")):
+            with open(path, "w") as fh:
+                fh.write(text)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", mountpoint, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=64,mode=0755")
+    os.mkdir(os.path.join(mountpoint, "dev"), 0o755)
+    for name in DEVICES:
+        node = os.path.join(mountpoint, "dev", name)
+        os.close(os.open(node, os.O_CREAT | os.O_WRONLY, 0o666))
+        mount(f"/dev/{name}", node, None, MS_BIND)
+    os.mkdir(os.path.join(mountpoint, "work"), 0o755)
+    os.mkdir(os.path.join(mountpoint, ".old"), 0o700)
+    _check(_libc.syscall(_SYS_PIVOT_ROOT, mountpoint.encode(), os.path.join(mountpoint, ".old").encode()),
+           "pivot_root")
+    os.chdir("/")
+    try:  # the host directory that served as mount point is empty again: remove it
+        os.rmdir("/.old" + mountpoint)
+    except OSError:
+        pass
+    umount("/.old")
+    os.rmdir("/.old")
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    hostname = HOSTNAME.encode()
+    _check(_libc.sethostname(hostname, len(hostname)), "sethostname")
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,7 +283,9 @@ _CLONE_THREAD = 0x00010000
 
 #: Syscalls that fail with EPERM inside a job (x86_64 numbers). Process creation is among
 #: them, so fork bombs, ``subprocess`` and ``os.system`` fail; threads stay possible (clone
-#: with CLONE_THREAD) and are bounded by RLIMIT_NPROC (per-slot uid) and RLIMIT_AS.
+#: with CLONE_THREAD) and are bounded by RLIMIT_NPROC (per-slot uid) and RLIMIT_AS. So are
+#: SysV and POSIX IPC (nothing a job creates may outlive it or reach another session) and
+#: ``memfd_create`` (memory outside RLIMIT_AS).
 DENIED_SYSCALLS: dict[str, int] = {
     "fork": 57, "vfork": 58, "execve": 59, "execveat": 322,
     "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_getfd": 438,
@@ -208,6 +302,13 @@ DENIED_SYSCALLS: dict[str, int] = {
     "personality": 135, "lookup_dcookie": 212, "syslog": 103,
     "iopl": 172, "ioperm": 173, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305,
     "adjtimex": 159, "sethostname": 170, "setdomainname": 171, "vhangup": 153,
+    # SysV and POSIX IPC: objects that would outlive the job and be shared between sessions
+    "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
+    "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
+    "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244,
+    "mq_getsetattr": 245,
+    # anonymous memory files are not counted by RLIMIT_AS
+    "memfd_create": 319, "memfd_secret": 447,
 }
 _SYS_SOCKET = 41
 _SYS_CLONE = 56

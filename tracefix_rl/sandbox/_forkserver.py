@@ -1,18 +1,24 @@
 """The fork-server pool: the strongest executor, and the one :func:`get_sandbox` prefers.
 
 :class:`ForkServerSandbox` starts one fork-server process (:mod:`._server`) per worker slot and
-dispatches jobs to idle servers from any number of threads. Each server confines each job
-with rlimits, a new session, a parent-death signal, a fresh job directory, a per-slot uid
-(when root), Landlock and a seccomp filter, enforces the wall clock, caps output and cleans up.
-A server that dies or stops answering is killed and restarted transparently; the job that was
-in flight reports :attr:`Outcome.INFRA_ERROR` (never a pass or a failure).
+dispatches jobs to idle servers from any number of threads. Each server lives in private
+namespaces with an empty root, and confines each job with rlimits, a new session, a
+parent-death signal, a fresh tmpfs job directory, a per-slot uid (when root), Landlock and a
+seccomp filter, enforces the wall clock, caps output and records, lowers the priority of
+long-running jobs and cleans up. A server that dies or stops answering is killed and
+restarted transparently; the job that was in flight reports :attr:`Outcome.INFRA_ERROR`
+(never a pass or a failure).
+
+Callers wait for a worker in a :class:`_Scheduler`: a freed worker is handed straight to the
+waiting caller whose owner (session) holds the fewest workers, the earliest arrival among
+those, so no caller can overtake a waiting one and no session can crowd out the others.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import os
-import queue
 import select
 import struct
 import subprocess
@@ -157,24 +163,112 @@ def _tier_name(hello: dict[str, Any]) -> str:
         parts.append("seccomp")
     if hello.get("uid") is not None:
         parts.append("uid")
+    if hello.get("private_root"):
+        parts.append("ns")
     return "+".join(parts)
+
+
+def default_workers() -> int:
+    """Workers of a default pool: one per core plus spares (at least 2, or half the cores), so
+    that jobs which sleep until their wall-clock limit cannot hold every worker."""
+    cores = os.cpu_count() or 1
+    return cores + max(2, cores // 2)
+
+
+class _Ticket:
+    __slots__ = ("owner", "worker", "event")
+
+    def __init__(self, owner: str | None) -> None:
+        self.owner = owner
+        self.worker: _Worker | None = None
+        self.event = threading.Event()
+
+
+_MAX_REMEMBERED_OWNERS = 4096
+
+
+class _Scheduler:
+    """Hands workers to callers: first come, first served, and fairly between owners.
+
+    An idle worker goes to a caller at once only when nobody is waiting; otherwise a released
+    worker is handed directly to the chosen waiter (no thread that happens to run first can
+    take it). The chosen waiter belongs to the owner that holds the fewest workers right now,
+    then to the owner served least recently (round robin between sessions), and is that
+    owner's longest-waiting caller. Idle workers are used least recently used first, so the
+    next worker has had the longest time to pre-fork its child.
+    """
+
+    def __init__(self, workers: list[_Worker]) -> None:
+        self._lock = threading.Lock()
+        self._idle: collections.deque[_Worker] = collections.deque(workers)
+        self._waiting: list[_Ticket] = []  # in arrival order
+        self._held: collections.Counter[str | None] = collections.Counter()
+        self._served: dict[str | None, int] = {}  # owner -> number of the grant it last had
+        self._grants = 0
+
+    def _grant(self, owner: str | None) -> None:
+        self._held[owner] += 1
+        self._grants += 1
+        self._served.pop(owner, None)
+        self._served[owner] = self._grants  # dicts keep insertion order: oldest first
+        if len(self._served) > _MAX_REMEMBERED_OWNERS:  # forgotten owners count as never served
+            for stale in list(self._served)[:_MAX_REMEMBERED_OWNERS // 2]:
+                del self._served[stale]
+
+    def acquire(self, owner: str | None) -> _Worker:
+        """Block until a worker is handed to this caller; return it."""
+        with self._lock:
+            if self._idle and not self._waiting:
+                self._grant(owner)
+                return self._idle.popleft()
+            ticket = _Ticket(owner)
+            self._waiting.append(ticket)
+        ticket.event.wait()
+        assert ticket.worker is not None
+        return ticket.worker
+
+    def release(self, worker: _Worker, owner: str | None) -> None:
+        """Give ``worker`` back: to the next waiter if there is one, else to the idle list."""
+        with self._lock:
+            self._held[owner] -= 1
+            if self._held[owner] <= 0:
+                del self._held[owner]
+            if not self._waiting:
+                self._idle.append(worker)
+                return
+            held, served = self._held, self._served
+            # min() keeps the first of equals: the owner's longest-waiting caller
+            ticket = min(self._waiting, key=lambda t: (held[t.owner], served.get(t.owner, 0)))
+            self._waiting.remove(ticket)
+            self._grant(ticket.owner)
+            ticket.worker = worker
+        ticket.event.set()
+
+    def waiting(self) -> int:
+        """Number of callers waiting for a worker (diagnostics)."""
+        with self._lock:
+            return len(self._waiting)
 
 
 class ForkServerSandbox:
     """A pool of fork-servers; safe to call :meth:`execute` from many threads at once.
 
-    ``workers`` defaults to ``max(2, os.cpu_count())``. As root each server drops its jobs to
-    its own slot uid (20000 and up, claimed with a lock file so concurrent pools on one machine
-    never share a uid) and gives them a tmpfs of ``disk_mb`` MiB for their job directories.
-    Construction raises :class:`SandboxStartError` if a server cannot start.
+    ``workers`` defaults to :func:`default_workers` (cores plus spares for jobs that sleep).
+    As root each server drops its jobs to its own slot uid (20000 and up, claimed with a lock
+    file so concurrent pools on one machine never share a uid). Each job gets a tmpfs of
+    ``disk_mb`` MiB as its directory. With ``namespaces`` (the default) each server runs in
+    private mount, IPC, UTS, network and cgroup namespaces with an empty root (as non-root
+    through a user namespace); if the kernel refuses, the level lacks ``+ns`` and
+    ``info["notes"]`` says why. Construction raises :class:`SandboxStartError` if a server
+    cannot start.
     """
 
     def __init__(self, workers: int | None = None, *, drop_uid: bool = True, disk_mb: int = 128,
-                 landlock: bool = True, seccomp: bool = True) -> None:
-        count = workers if workers is not None else max(2, os.cpu_count() or 1)
-        config = {"drop_uid": drop_uid, "disk_mb": disk_mb, "landlock": landlock, "seccomp": seccomp}
+                 landlock: bool = True, seccomp: bool = True, namespaces: bool = True) -> None:
+        count = workers if workers is not None else default_workers()
+        config = {"drop_uid": drop_uid, "disk_mb": disk_mb, "landlock": landlock, "seccomp": seccomp,
+                  "namespaces": namespaces}
         self._workers = [_Worker(slot, config) for slot in range(count)]
-        self._idle: queue.Queue[_Worker] = queue.Queue()  # FIFO: rotate, so the next worker has its child pre-forked
         self._closed = False
         self._lock = threading.Lock()
         try:
@@ -184,8 +278,7 @@ class ForkServerSandbox:
             for worker in self._workers:
                 worker.kill()
             raise
-        for worker in self._workers:
-            self._idle.put(worker)
+        self._scheduler = _Scheduler(self._workers)
         self.info: dict[str, Any] = dict(self._workers[0].hello)
         self.info["workers"] = count
         self.info["uids"] = [w.hello.get("uid") for w in self._workers]
@@ -205,8 +298,13 @@ class ForkServerSandbox:
         """Process ids of the fork-servers (``None`` for one that is down), for diagnostics."""
         return [w.proc.pid if w.proc is not None else None for w in self._workers]
 
-    def execute(self, driver: str, payload: dict[str, Any], limits: Limits) -> Execution:
-        """Run one job; see :class:`tracefix_rl.sandbox.Sandbox`."""
+    def execute(self, driver: str, payload: dict[str, Any], limits: Limits, *,
+                owner: str | None = None) -> Execution:
+        """Run one job; see :class:`tracefix_rl.sandbox.Sandbox`.
+
+        Waits for a worker in the pool's scheduler: first come, first served, and an owner that
+        holds fewer workers goes before one that holds more.
+        """
         if driver not in DRIVERS:
             raise SandboxError(f"unknown driver {driver!r}; known: {sorted(DRIVERS)}")
         if self._closed:
@@ -214,7 +312,7 @@ class ForkServerSandbox:
         started = time.perf_counter()
         blob = json.dumps(with_limits(payload, limits), ensure_ascii=False).encode("utf-8", "surrogatepass")
         header = {"op": "job", "driver": driver, "limits": limits.to_dict()}
-        worker = self._idle.get()
+        worker = self._scheduler.acquire(owner)
         try:
             if self._closed:
                 raise SandboxError("the sandbox is closed")
@@ -236,7 +334,7 @@ class ForkServerSandbox:
                         continue
                     return self._infra(started, f"fork-server {worker.slot} failed during the job: {exc}")
         finally:
-            self._idle.put(worker)
+            self._scheduler.release(worker, owner)
         return self._finish(response, data, limits, started)
 
     def _infra(self, started: float, detail: str) -> Execution:
@@ -252,6 +350,7 @@ class ForkServerSandbox:
             dropped_stdout=response["dropped"][1], dropped_stderr=response["dropped"][2],
             returncode=response["status"], timed_out=response["timed_out"], started=started,
             killed=response["killed"], cpu_used_s=response["cpu_s"], cpu_limit_s=float(limits.cpu_s),
+            max_records=limits.max_records,
         )
         result.isolation = self._isolation
         return result

@@ -3,10 +3,14 @@
 It is started by :mod:`tracefix_rl.sandbox._forkserver` as ``python -S -s -c <boot>`` with the
 scrubbed :func:`~tracefix_rl.sandbox._subprocess.job_environment`, so it never holds API keys,
 expected values or reference solutions. At start-up it pre-imports the drivers and an
-allow-list of stdlib modules (a job running as the slot uid can import nothing else, because
-the interpreter lives in a directory it cannot read), assembles the seccomp filter once,
-claims a slot uid (root only), mounts a size-limited tmpfs for job directories (root only),
-and then serves jobs over two pipes until the request pipe reaches end-of-file.
+allow-list of stdlib modules (a job can import nothing else), assembles the seccomp filter
+once, claims a slot uid (root only), and then moves into private namespaces whose whole
+filesystem is an empty tmpfs with four device nodes (``_confine.enter_private_root``; as
+non-root through a user namespace). From then on no host path exists for it or its jobs, and
+every job gets a fresh size- and inode-limited tmpfs mounted at ``/work``, detached when the
+job ends. If namespaces are unavailable it says so in its hello notes and falls back to job
+directories on the host (``jobs_root/jN``), where jobs can tell which host paths exist. It
+serves jobs over two pipes until the request pipe reaches end-of-file.
 
 Wire format, both directions: ``u32 header_len, u32 blob_len, header JSON, blob``. A request's
 blob is the JSON payload; a response's blob is ``records + stdout + stderr`` with the three
@@ -14,9 +18,14 @@ lengths in the header. The payload is read into one reusable buffer that is zero
 each fork, so a later job cannot find an earlier job's payload in memory it inherits.
 
 Child sequence (order matters): new session, parent-death signal, stdio onto private pipes,
-rlimits, chdir into the fresh job directory, uid drop (root), ``no_new_privs``, Landlock, close
-every other fd, seccomp, then a ``ready`` record, then the driver. A failure before ``ready`` is
-reported as a setup error (an infrastructure fault); job code only ever runs after ``ready``.
+rlimits, chdir into the fresh job directory, uid drop (root; otherwise all capabilities are
+dropped), ``no_new_privs``, Landlock, close every other fd, seccomp, then a ``ready`` record,
+then the driver. A failure before ``ready`` is reported as a setup error (an infrastructure
+fault); job code only ever runs after ``ready``.
+
+While a job runs the server reads its records with the caps of its limits (bytes and count;
+beyond them the job is killed) and, once the job has run for ``nice_after_s``, lowers every
+thread of it to nice 19 so that long or spinning jobs cannot slow down short ones.
 """
 
 from __future__ import annotations
@@ -76,13 +85,15 @@ _WARM_UP_PAYLOAD: dict[str, Any] = {
     + [{"name": "idx", "setup": "", "call": "[][1]"}],
 }
 _HEADER = struct.Struct("<II")
-_MAX_RECORD_BYTES = 16 << 20
+_MAX_RECORD_BYTES = 16 << 20  # upper bound of Limits.record_bytes
 _READY = b'{"kind": "ready"}\n'
 _DONE = b'{"kind": "done"}\n'
 _JOB_FD = 3
 _REQUEST_FD = 4
 _CHUNK = 1 << 16
 _MNT_DETACH = 2
+_WORK = "/work"  # the job directory inside the private root (a fresh tmpfs per job)
+_JOB_INODES = 4096  # files and directories one job may create (bounds clean-up work too)
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -118,6 +129,8 @@ class _Server:
         self.uid: int | None = None
         self.lock_fd: int | None = None
         self.mounted: str | None = None
+        self.namespaces: list[str] = []
+        self.disk_mb = int(config.get("disk_mb", 128))
         self.seq = 0
         self.buf = bytearray(1 << 16)
         # Reused, wiped after every job: the next child is forked from this memory, so no
@@ -130,35 +143,83 @@ class _Server:
         self.seccomp: _confine.SeccompProgram | None = None
         if config.get("seccomp", True) and _confine.seccomp_available():
             self.seccomp = _confine.build_seccomp_program()
-        self.dev_fds = []
-        for path in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
-            try:
-                self.dev_fds.append(_high(os.open(path, os.O_PATH | os.O_CLOEXEC)))
-            except OSError:
-                pass
         _confine.set_child_subreaper()
-        self._setup_dirs(config)
-        self.preloaded, self.missing = self._preload()
-        if self.uid is not None:
-            self._reap()
-        self._warm_up()
-        gc.collect()
-        gc.freeze()  # keeps the collector from dirtying inherited pages in every child
-
-    # -- start-up ---------------------------------------------------------------------------
-
-    def _setup_dirs(self, config: dict[str, Any]) -> None:
         if self.want_uid:
             try:
                 self._claim_uid(config)
             except OSError as exc:
                 self.notes.append(f"no per-slot uid, jobs run as root without capabilities: {exc}")
                 self.uid = None
+        self.preloaded, self.missing = self._preload()
+        self._warm_up()
+        if config.get("namespaces", True):
+            self._enter_private_root()
+        else:
+            self.notes.append("private namespaces disabled by configuration")
+        if not self.namespaces:
+            self._setup_host_dirs(config)
+        self.dev_fds = []
+        for name in _confine.DEVICES:
+            try:
+                self.dev_fds.append(_high(os.open(f"/dev/{name}", os.O_PATH | os.O_CLOEXEC)))
+            except OSError:
+                pass
+        if self.uid is not None:
+            self._reap()
+        gc.collect()
+        gc.freeze()  # keeps the collector from dirtying inherited pages in every child
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def _enter_private_root(self) -> None:
+        """Move into private namespaces with an empty root (see the module docstring)."""
+        import tempfile
+
+        user = not self.is_root
+
+        def enter() -> None:
+            mountpoint = tempfile.mkdtemp(prefix="tracefix-root-")
+            try:
+                self.namespaces = _confine.enter_private_root(mountpoint, user=user)
+            except BaseException:
+                _rmdir(mountpoint)
+                raise
+
+        # Try it in a throwaway child first: a failure half-way must not leave this process in
+        # namespaces it cannot use. (Each attempt removes its mount point from the host.)
+        problem = _in_child(enter)
+        if not problem:
+            try:
+                enter()
+            except OSError as exc:
+                problem = str(exc)
+        if problem:
+            self.notes.append(f"no private namespaces ({problem}): jobs see the host's filesystem (Landlock "
+                              "denies access, but whether a path exists is visible) and share the host's "
+                              "IPC, UTS and network namespaces (seccomp still denies IPC and sockets)")
+            return
+        self.jobs_root = _WORK
+        self.mounted = _WORK
+
+    def _setup_host_dirs(self, config: dict[str, Any]) -> None:
         if self.uid is None:
             import tempfile
 
             self.jobs_root = tempfile.mkdtemp(prefix="tracefix-sandbox-")
             self.notes.append("job directories have no disk quota")
+            return
+        root = os.path.join(config.get("base", "/run/tracefix-sandbox"), f"u{self.uid}")
+        if os.path.ismount(root):
+            _umount(root)
+        shutil.rmtree(root, ignore_errors=True)
+        os.makedirs(root, mode=0o711, exist_ok=True)
+        if self.disk_mb > 0:
+            try:
+                _mount_tmpfs(root, self.disk_mb)
+                self.mounted = root
+            except OSError as exc:
+                self.notes.append(f"no tmpfs quota for job directories: {exc}")
+        self.jobs_root = root
 
     def _claim_uid(self, config: dict[str, Any]) -> None:
         base = config.get("base", "/run/tracefix-sandbox")
@@ -182,19 +243,6 @@ class _Server:
             break
         else:
             raise OSError("no free slot uid")
-        root = os.path.join(base, f"u{self.uid}")
-        if os.path.ismount(root):
-            _umount(root)
-        shutil.rmtree(root, ignore_errors=True)
-        os.makedirs(root, mode=0o711, exist_ok=True)
-        disk_mb = int(config.get("disk_mb", 128))
-        if disk_mb > 0:
-            try:
-                _mount_tmpfs(root, disk_mb)
-                self.mounted = root
-            except OSError as exc:
-                self.notes.append(f"no tmpfs quota for job directories: {exc}")
-        self.jobs_root = root
 
     def _preload(self) -> tuple[int, list[str]]:
         missing = []
@@ -226,6 +274,7 @@ class _Server:
             "landlock_abi": self.abi, "seccomp": self.seccomp is not None,
             "seccomp_instructions": self.seccomp.instructions if self.seccomp else 0,
             "disk_quota": self.mounted is not None, "jobs_root": self.jobs_root,
+            "namespaces": self.namespaces, "private_root": bool(self.namespaces),
             "preloaded": self.preloaded, "missing": self.missing, "notes": self.notes,
             "drivers": {name: spec.partition(":")[0] not in self.missing for name, spec in DRIVERS.items()},
         }
@@ -234,6 +283,8 @@ class _Server:
         self._collect_dying(block=True)
         if self.uid is not None:
             self._reap()
+        if self.namespaces:
+            return  # the private root and every job's tmpfs go away with this process
         if self.mounted:
             _umount(self.mounted)
         shutil.rmtree(self.jobs_root, ignore_errors=True)
@@ -291,10 +342,11 @@ class _Server:
         in its memory but its own.
         """
         self.seq += 1
-        jobdir = os.path.join(self.jobs_root, f"j{self.seq}")
-        os.mkdir(jobdir, 0o700)
-        if self.uid is not None:
-            os.chown(jobdir, self.uid, self.uid)
+        try:
+            jobdir = self._make_jobdir()
+        except OSError:
+            self._collect_dying(block=True)  # e.g. a job used up every inode: free its files first
+            jobdir = self._make_jobdir()
         dir_fd = _high(os.open(jobdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
         # records, stdout, stderr (the child writes), request (the child reads)
         pipes = [(_high(r), _high(w)) for r, w in (os.pipe() for _ in range(4))]
@@ -305,7 +357,7 @@ class _Server:
                 os.close(r)
                 os.close(w)
             os.close(dir_fd)
-            _rmdir(jobdir)
+            self._drop_jobdir(jobdir)
             return None
         if pid == 0:
             self._child(jobdir, dir_fd, pipes)
@@ -314,6 +366,27 @@ class _Server:
             os.close(w)
         os.close(pipes[3][0])
         return _Warm(pid, os.pidfd_open(pid), jobdir, [r for r, _ in pipes[:3]], pipes[3][1])
+
+    def _make_jobdir(self) -> str:
+        """A fresh, private job directory: a new tmpfs on ``/work``, or ``jobs_root/jN``."""
+        owner = self.uid if self.uid is not None else os.getuid()
+        if self.namespaces:
+            _confine.mount("tmpfs", _WORK, "tmpfs", _confine.MS_NOSUID | _confine.MS_NODEV | _confine.MS_NOEXEC,
+                           f"size={max(1, self.disk_mb)}m,nr_inodes={_JOB_INODES},mode=0700,uid={owner},gid={owner}")
+            return _WORK
+        jobdir = os.path.join(self.jobs_root, f"j{self.seq}")
+        os.mkdir(jobdir, 0o700)
+        if self.uid is not None:
+            os.chown(jobdir, self.uid, self.uid)
+        return jobdir
+
+    def _drop_jobdir(self, jobdir: str) -> None:
+        """Remove a job's directory (its processes are dead or killed)."""
+        if self.namespaces:
+            # Detached now, freed by the kernel once the last process inside it has exited.
+            _confine.umount(jobdir)
+        else:
+            _rmdir(jobdir)
 
     def _retire(self, warm: _Warm, *, reap: bool) -> None:
         """Release a finished job's resources; a killed child is reaped later, not waited for."""
@@ -328,9 +401,13 @@ class _Server:
                 pass
             # Waiting here would put the kernel's tear-down of the child's address space on
             # the critical path; its directory is removed once it has been reaped.
-            self.dying.append((warm.pid, warm.jobdir))
+            if self.namespaces:
+                self._drop_jobdir(warm.jobdir)
+                self.dying.append((warm.pid, ""))
+            else:
+                self.dying.append((warm.pid, warm.jobdir))
         else:
-            _rmdir(warm.jobdir)
+            self._drop_jobdir(warm.jobdir)
         if reap and self.uid is not None:
             self._reap()
         self._collect_dying(block=False)
@@ -346,7 +423,8 @@ class _Server:
             except ChildProcessError:
                 done = pid
             if done:
-                _rmdir(jobdir)
+                if jobdir:
+                    _rmdir(jobdir)
             else:
                 still.append((pid, jobdir))
         self.dying = still
@@ -372,13 +450,20 @@ class _Server:
         _wipe(self.buf, blob_len)
 
         deadline = started + float(limits["wall_s"])
+        nice_after = float(limits.get("nice_after_s", 0) or 0)
+        demote_at = started + nice_after if nice_after > 0 else float("inf")
         cap = int(limits["output_bytes"])
         flood = max(16 * cap, 1 << 20)
-        bufs = [self._stream_buffer(0, _MAX_RECORD_BYTES + _CHUNK),
+        record_cap = max(1024, min(int(limits.get("record_bytes", _MAX_RECORD_BYTES)), _MAX_RECORD_BYTES))
+        max_lines = int(limits.get("max_records", 10_000)) + 1  # + the "ready" line
+        lines = 0
+        bufs = [self._stream_buffer(0, record_cap + _CHUNK),
                 self._stream_buffer(1, 2 * cap + _CHUNK), self._stream_buffer(2, 2 * cap + _CHUNK)]
         views = [memoryview(b) for b in bufs]
         pos = [0, 0, 0]
         totals = [0, 0, 0]
+
+        n_read = [0]
 
         def read(i: int, fd: int) -> bool:
             """Read one chunk into stream ``i``; False at end-of-file or when nothing is ready."""
@@ -391,6 +476,7 @@ class _Server:
                 return False
             pos[i] += n
             totals[i] += n
+            n_read[0] = n
             return n > 0
 
         poller = select.poll()
@@ -403,11 +489,18 @@ class _Server:
         exited = timed_out = done = False
         killed = ""
         while open_fds or not exited:
-            remaining = deadline - time.perf_counter()
+            now = time.perf_counter()
+            remaining = deadline - now
             if remaining <= 0:
                 timed_out = True
                 break
-            for fd, _ in poller.poll(remaining * 1000 + 1):
+            if now >= demote_at:
+                demote_at = float("inf")
+                try:  # every thread of the job's process group, including ones started later
+                    os.setpriority(os.PRIO_PGRP, warm.pid, 19)
+                except OSError:
+                    pass
+            for fd, _ in poller.poll(min(remaining, demote_at - now) * 1000 + 1):
                 if fd == warm.pidfd:
                     exited = True
                     poller.unregister(fd)
@@ -418,7 +511,8 @@ class _Server:
                     open_fds.discard(fd)
                     continue
                 if i == 0:
-                    if totals[0] > _MAX_RECORD_BYTES:
+                    lines += bufs[0].count(b"\n", pos[0] - n_read[0], pos[0])
+                    if totals[0] > record_cap or lines > max_lines:
                         killed = "records"
                     elif views[0][pos[0] - len(_DONE):pos[0]] == _DONE:
                         done = True
@@ -443,10 +537,10 @@ class _Server:
             if fd in open_fds and not killed:  # output written just before the end still counts
                 os.set_blocking(fd, False)
                 i = index[fd]
-                while totals[i] <= _MAX_RECORD_BYTES and read(i, fd):
+                while totals[i] <= (record_cap if i == 0 else flood) and read(i, fd):
                     pass
         self.used = [(bufs[i], pos[i]) for i in range(3)]
-        records = views[0][:min(pos[0], _MAX_RECORD_BYTES)]
+        records = views[0][:min(pos[0], record_cap)]
         setup_error = ""
         if records[:len(_READY)] == _READY:
             records = records[len(_READY):]
@@ -484,12 +578,14 @@ class _Server:
             rec_w = _JOB_FD
             os.dup2(pipes[3][0], _REQUEST_FD)
             _limit(resource.RLIMIT_CORE, 0)
+            _limit(resource.RLIMIT_NICE, 0)  # a demoted job cannot raise its priority again
+            _limit(resource.RLIMIT_RTPRIO, 0)
             os.chdir(jobdir)
             if self.uid is not None:
                 os.setgroups([])
                 os.setresgid(self.uid, self.uid, self.uid)
                 os.setresuid(self.uid, self.uid, self.uid)
-            elif self.is_root:
+            else:  # root, or the owner of a user namespace: capabilities must go
                 _confine.drop_capabilities()
             _confine.set_no_new_privs()
             if self.abi:
@@ -604,6 +700,29 @@ def _send_parts(fd: int, header: dict[str, Any], parts: list[Any]) -> None:
     _writev_all(fd, [_HEADER.pack(len(head), sum(len(p) for p in parts)) + head, *parts])
 
 
+def _in_child(action: Any) -> str:
+    """Run ``action()`` in a throwaway fork; return ``""`` if it succeeded, else the error."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            action()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            try:
+                os.write(write_fd, f"{type(exc).__name__}: {exc}".encode()[:4000] or b"failed")
+            finally:
+                os._exit(1)
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        message = fh.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return ""
+    return message or f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
 def _can_become(uid: int) -> bool:
     """Whether a child of this process can switch to ``uid`` (probed in a throwaway fork)."""
     pid = os.fork()
@@ -651,7 +770,12 @@ def _rmdir(path: str) -> None:
             except OSError:
                 pass
 
-        shutil.rmtree(path, onerror=fix)
+        try:
+            shutil.rmtree(path, onerror=fix)
+        except RecursionError:  # a job nested directories thousands deep (host-directory mode)
+            import subprocess
+
+            subprocess.run(["rm", "-rf", "--one-file-system", path], check=False)
 
 
 def _mount_tmpfs(path: str, size_mb: int) -> None:

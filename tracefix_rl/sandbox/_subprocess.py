@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from tracefix_rl.sandbox._base import DRIVERS, PACKAGE_PARENT, Execution, Limits, Outcome
+from tracefix_rl.sandbox._records import parse_records
 
 __all__ = ["SubprocessSandbox", "finish_execution", "job_environment", "with_limits"]
 
@@ -74,8 +75,10 @@ class SubprocessSandbox:
     def __init__(self) -> None:
         self._closed = False
 
-    def execute(self, driver: str, payload: dict[str, Any], limits: Limits) -> Execution:
-        """Run one job; see :class:`tracefix_rl.sandbox.Sandbox`."""
+    def execute(self, driver: str, payload: dict[str, Any], limits: Limits, *,
+                owner: str | None = None) -> Execution:
+        """Run one job; see :class:`tracefix_rl.sandbox.Sandbox` (jobs are not queued here, so
+        ``owner`` changes nothing)."""
         if driver not in DRIVERS:
             from tracefix_rl.errors import SandboxError
 
@@ -122,8 +125,10 @@ def _collect(proc: subprocess.Popen[bytes], rfd: int, limits: Limits, started: f
     sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
     sel.register(proc.stderr.fileno(), selectors.EVENT_READ, "stderr")
     timed_out = False
+    killed = ""
+    lines = 0
     open_streams = 3
-    while open_streams:
+    while open_streams and not killed:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             timed_out = True
@@ -137,11 +142,15 @@ def _collect(proc: subprocess.Popen[bytes], rfd: int, limits: Limits, started: f
             name = key.data
             buf = buffers[name]
             buf += chunk
-            if name != "records" and len(buf) > cap:
+            if name == "records":
+                lines += chunk.count(b"\n")
+                if len(buf) > limits.record_bytes or lines > limits.max_records:
+                    killed = "records"
+            elif len(buf) > cap:
                 dropped[name] += len(buf) - cap
                 del buf[: len(buf) - cap]
     sel.close()
-    if timed_out:
+    if timed_out or killed:
         _kill_group(proc.pid)
     try:
         proc.wait(timeout=2)
@@ -156,32 +165,24 @@ def _collect(proc: subprocess.Popen[bytes], rfd: int, limits: Limits, started: f
         records_blob=bytes(buffers["records"]),
         stdout=bytes(buffers["stdout"]), stderr=bytes(buffers["stderr"]),
         dropped_stdout=dropped["stdout"], dropped_stderr=dropped["stderr"],
-        returncode=proc.returncode, timed_out=timed_out, started=started,
-        cpu_limit_s=float(limits.cpu_s),
+        returncode=proc.returncode, timed_out=timed_out, started=started, killed=killed,
+        cpu_limit_s=float(limits.cpu_s), max_records=limits.max_records,
     )
 
 
 def finish_execution(
     *, records_blob: bytes, stdout: bytes, stderr: bytes, dropped_stdout: int, dropped_stderr: int,
     returncode: int | None, timed_out: bool, started: float, killed: str = "",
-    cpu_used_s: float | None = None, cpu_limit_s: float | None = None,
+    cpu_used_s: float | None = None, cpu_limit_s: float | None = None, max_records: int = Limits.max_records,
 ) -> Execution:
     """Classify a finished job from its raw pieces (shared by every executor).
 
     ``killed`` names the stream whose flood made the executor kill the job (``"records"``,
     ``"stdout"``, ``"stderr"``); ``cpu_used_s``/``cpu_limit_s`` let a SIGKILL that the
-    executor did not send be attributed to RLIMIT_CPU's hard limit.
+    executor did not send be attributed to RLIMIT_CPU's hard limit. Records are parsed as
+    untrusted input (:func:`~tracefix_rl.sandbox._records.parse_records`).
     """
-    records: list[dict[str, Any]] = []
-    for line in records_blob.split(b"\n"):
-        if not line:
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue  # a partial last line from a killed job
-        if isinstance(rec, dict):
-            records.append(rec)
+    records, protocol_error = parse_records(records_blob, max_records=max_records)
     out = stdout.decode("utf-8", "replace")
     err = stderr.decode("utf-8", "replace")
     if dropped_stdout:
@@ -226,7 +227,7 @@ def finish_execution(
         outcome=outcome, records=records, stdout=out, stderr=err,
         stdout_truncated=bool(dropped_stdout), stderr_truncated=bool(dropped_stderr),
         duration_ms=(time.perf_counter() - started) * 1000, exit_code=code, signal=sig,
-        detail=detail,
+        detail=detail, protocol_error=protocol_error,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from tracefix_rl.errors import SandboxError, TraceError
 from tracefix_rl.sandbox import Limits, Outcome, Sandbox, get_sandbox
@@ -37,6 +36,7 @@ def trace_in_sandbox(
     max_value_chars: int | None = None,
     timeout_s: float = 5.0,
     sandbox: Sandbox | None = None,
+    owner: str | None = None,
 ) -> TraceResult:
     """Trace ``source`` in the sandbox and return the :class:`TraceResult`.
 
@@ -49,17 +49,21 @@ def trace_in_sandbox(
         max_value_chars: Optional non-CWM clipping of long values.
         timeout_s: Tracing budget inside the child (truncation reason ``"timeout"``).
         sandbox: The executor; :func:`tracefix_rl.sandbox.get_sandbox` by default.
+        owner: Who the job is for (the environment's id), so the sandbox can share workers fairly.
 
     Returns:
         The trace. A program that never terminates gives a truncated result with reason
         ``"timeout"``, with the frames traced so far when the child's own deadline fired and
         none when the sandbox had to kill the child. Memory exhaustion, ``os._exit`` and
         crashes likewise give truncated results (reasons ``"memory"``, ``"exited"``,
-        ``"crashed"``); a program that does not compile gives reason ``"error"``.
+        ``"crashed"``); a program that does not compile, cannot be traced as asked, or breaks
+        the harness protocol (forged or malformed records) gives reason ``"error"``. What
+        comes back from the sandbox is untrusted input, checked against the trace driver's
+        schema (:func:`tracefix_rl.sandbox._protocol.read_trace_stream`).
 
     Raises:
-        TraceError: Neither or both of ``call`` and ``entry``, or the sandbox failed
-            (infrastructure error, misuse, missing trace record).
+        TraceError: Neither or both of ``call`` and ``entry``, or the sandbox itself failed
+            (its own infrastructure error, or misuse). Nothing the program does raises.
     """
     context, entry_name = build_context(source, entry=entry, call=call, setup=setup)
     box = sandbox if sandbox is not None else get_sandbox()
@@ -70,33 +74,41 @@ def trace_in_sandbox(
     }
     limits = Limits(wall_s=timeout_s + _STARTUP_SLACK_S, cpu_s=math.ceil(timeout_s) + 5)
     try:
-        ex = box.execute("trace", payload, limits)
+        ex = box.execute("trace", payload, limits, owner=owner)
     except SandboxError as exc:
         raise TraceError(f"sandbox refused the trace job: {exc}") from exc
-    if ex.outcome is Outcome.INFRA_ERROR:
+    if ex.outcome is Outcome.INFRA_ERROR:  # the executor's verdict, never the program's
         raise TraceError(f"sandbox infrastructure error: {ex.detail or ex.stderr[-500:]}")
-    for record in ex.records:
-        if record.get("kind") == "trace_error":
-            raise TraceError(str(record.get("message")))
-    rec: dict[str, Any] | None = next((r for r in ex.records if r.get("kind") == "trace"), None)
-    if rec is not None:
-        result = TraceResult.from_dict(rec)
+    # Imported here: this module is also imported by the fork-server, which has no pydantic.
+    from tracefix_rl.sandbox._protocol import read_trace_stream
+
+    def failed(reason: str, why: str, note: str | None = None) -> TraceResult:
+        return TraceResult(
+            text="", frames=[], truncated=True, truncation_reason=reason, context=context,
+            entry=entry_name, call=call, seeded_frames=1 if call is not None else 0,
+            non_cwm=[f"truncated ({reason}; {note or why})"], error=why, stdout=ex.stdout[-4000:],
+        )
+
+    stream = read_trace_stream(ex.records, ex.protocol_error)
+    if stream.violation is not None:
+        return failed("error", stream.violation)
+    if stream.error is not None:
+        return failed("error", stream.error)
+    if stream.trace is not None:
+        try:
+            result = TraceResult.from_dict(stream.trace.model_dump(exclude={"kind"}))
+        except Exception as exc:  # noqa: BLE001 - a well-typed but forged text that does not parse
+            return failed("error", f"the program broke the harness protocol (unreadable trace: {exc})"[:500])
         if ex.outcome is not Outcome.OK and not result.truncated:
             # the trace finished but the process died afterwards: keep the trace, say so
             result.non_cwm.append(f"sandbox outcome {ex.outcome.value} after the trace")
         return result
     reason = _OUTCOME_REASON.get(ex.outcome)
-    if reason is None and any(r.get("kind") == "oversize" for r in ex.records):
+    if reason is None and stream.oversize:
         reason = "max_output_chars"
     if reason is None:
-        raise TraceError(f"trace job ended without a trace record; outcome {ex.outcome.value}: "
-                         f"{ex.stderr[-500:]}")
-    return TraceResult(
-        text="", frames=[], truncated=True, truncation_reason=reason, context=context,
-        entry=entry_name, call=call, seeded_frames=1 if call is not None else 0,
-        non_cwm=[f"truncated ({reason}; the sandbox ended the job: {ex.outcome.value})"],
-        error=f"sandbox outcome {ex.outcome.value}", stdout=ex.stdout[-4000:],
-    )
+        return failed("error", "the program broke the harness protocol (the trace job ended without a trace)")
+    return failed(reason, f"sandbox outcome {ex.outcome.value}", f"the sandbox ended the job: {ex.outcome.value}")
 
 
 def trace_test(
