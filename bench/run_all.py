@@ -33,7 +33,7 @@ README = ROOT / "README.md"
 DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
-BENCHES = ["env", "trace", "trajectory", "sandbox", "memory", "server", "task_build"]
+BENCHES = ["env", "trace", "trajectory", "sandbox", "fairness", "memory", "server", "task_build"]
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
@@ -116,6 +116,17 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one sectio
         h["run_tests_throughput"]["forkserver"]["callers"] = 2
         h["run_tests_throughput"]["forkserver"]["cores"] = sb["machine"]["cpus"]
         del fork
+    fair = data.get("fairness")
+    if fair:
+        hostile = fair["hostile"]
+        h["fairness_under_hostile_sessions"] = {
+            "baseline_jobs_per_s": hostile["baseline"]["jobs_per_s"], "attacked_jobs_per_s": hostile["attacked"]["jobs_per_s"],
+            "throughput_ratio": hostile["throughput_ratio"], "baseline_p99_ms": hostile["baseline"]["p99_ms"],
+            "attacked_p99_ms": hostile["p99_ms"], "p99_ratio_vs_baseline": hostile["p99_ratio_vs_baseline"],
+            "sessions": 4, "hostile_sessions": 2, "workers": fair["workers"], "window_s": fair["window_s"]}
+        h["callers_beyond_workers"] = [
+            {k: row[k] for k in ("callers", "jobs_per_s", "worst_wait_ms", "median_service_ms", "worst_wait_x_median_job",
+                                 "min_runs_per_caller", "max_runs_per_caller")} for row in fair["callers"]]
     srv = data.get("server")
     if srv:
         ws: dict[str, dict[str, Any]] = {}
@@ -190,6 +201,14 @@ def targets(h: dict[str, Any]) -> list[dict[str, Any]]:
     thr = h.get("run_tests_throughput", {}).get("forkserver", {})
     out.append(_target(f"isolated RUN_TESTS per minute ({thr.get('cores', '?')} cores, 2 callers)",
                        thr.get("per_minute"), 20000.0, ">=", "/min"))
+    fair = h.get("fairness_under_hostile_sessions", {})
+    out.append(_target("RUN_TESTS throughput of 4 sessions while 2 sessions run sleep/spin/fork-bomb programs, "
+                       "/ without them", fair.get("throughput_ratio"), 1 / 3, ">=", "x"))
+    out.append(_target("RUN_TESTS p99 of those 4 sessions under that attack", fair.get("attacked_p99_ms"), 1000.0,
+                       "<=", "ms", "None: not one job finished in the window"))
+    worst = max((r["worst_wait_x_median_job"] for r in h.get("callers_beyond_workers", [])), default=None)
+    out.append(_target("callers beyond the workers (4/8/16): worst wait for a worker / median job time", worst,
+                       10.0, "<=", "x", "first come, first served"))
     return out
 
 
@@ -344,6 +363,15 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
     for r in h.get("replay", []):
         lines.append(f"| replay verification, {r['episodes']} | {r['replay_steps_per_s']:,.0f} steps/s | "
                      f"recording {r['record_steps_per_s']:,.0f} steps/s |")
+    fair = h.get("fairness_under_hostile_sessions")
+    if fair:
+        lines.append(f"| RUN_TESTS of 4 sessions while 2 sessions run hostile programs | "
+                     f"{fair['attacked_jobs_per_s']:,.0f} / s, p99 {_ms(fair['attacked_p99_ms'])} | alone "
+                     f"{fair['baseline_jobs_per_s']:,.0f} / s: {_x(fair['throughput_ratio'])} |")
+    for r in h.get("callers_beyond_workers", []):
+        lines.append(f"| {r['callers']} callers back to back: worst wait for a worker | {_ms(r['worst_wait_ms'])} | "
+                     f"{_x(r['worst_wait_x_median_job'])} a median job; runs per caller "
+                     f"{r['min_runs_per_caller']}-{r['max_runs_per_caller']} |")
     mem = h.get("memory_per_idle_session_mb")
     if mem:
         lines.append(f"| memory per idle WebSocket session ({mem['sessions']} sessions) | "

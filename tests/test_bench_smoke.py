@@ -53,6 +53,11 @@ def test_run_all_quick_reports_every_figure(tmp_path):
     mem = h["memory_per_idle_session_mb"]
     assert _num(mem["server_rss_mb_per_session"]) and _num(mem["tree_pss_mb_per_session"])
 
-    assert len(report["targets"]) == 10
+    fair = h["fairness_under_hostile_sessions"]
+    assert _num(fair["throughput_ratio"]) and _num(fair["baseline_jobs_per_s"])
+    assert [r["callers"] for r in h["callers_beyond_workers"]] == [4, 8, 16]
+    assert all(_num(r["worst_wait_x_median_job"]) for r in h["callers_beyond_workers"])
+
+    assert len(report["targets"]) == 13
     for t in report["targets"]:
         assert _num(t["measured"]) and isinstance(t["met"], bool) and _num(t["ratio_to_target"])

@@ -54,3 +54,4 @@ def test_doctor_reports_the_isolation_level():
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert f"level: {get_sandbox().isolation}" in result.output and "landlock_abi:" in result.output
+    assert "forkserver.namespaces:" in result.output and "forkserver.notes:" in result.output

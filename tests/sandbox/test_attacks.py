@@ -703,3 +703,557 @@ def test_no_earlier_job_lingers_in_fork_server_memory() -> None:
                     continue
                 found.update(n for n in needles if n in chunk)
         assert found == set(), f"found in the fork-server's memory: {found}"
+
+
+def rewrite(env: Any, obs: Any, program: str) -> Any:
+    """Replace the whole program in ``env`` (whose latest observation is ``obs``) by ``program``."""
+    from tracefix_rl import CodeAction
+
+    new = env.step(CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=len(obs.code_dict),
+                              new_code_block=program))
+    assert new.last_action_error is None, new.last_action_error
+    return new
+
+
+# ---------------------------------------------------------------------------------------------
+# IPC and other kernel objects: nothing a job creates may outlive it or reach another session
+# ---------------------------------------------------------------------------------------------
+
+IPC = """
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    def errno_of(ret):
+        return [ret, os.strerror(ctypes.get_errno()) if ret == -1 else None]
+"""
+
+
+def test_sysv_shared_memory_is_denied(run: Any) -> None:
+    body = IPC + """
+    def attack():
+        return [errno_of(libc.shmget(0x7ace0001, 4096, 0o1666)),  # a fixed key another session could read
+                errno_of(libc.shmget(0, 4096, 0o1600))]           # IPC_PRIVATE
+    """
+    assert value(attack(run, body)) == "[[-1, 'Operation not permitted'], [-1, 'Operation not permitted']]"
+
+
+def test_sysv_message_queues_and_semaphores_are_denied(run: Any) -> None:
+    body = IPC + """
+    def attack():
+        return [errno_of(libc.msgget(0x7ace0002, 0o1666)), errno_of(libc.semget(0x7ace0003, 1, 0o1666)),
+                errno_of(libc.syscall(70, 0, 0, 0, 0, 0))]  # msgrcv on queue 0
+    """
+    assert value(attack(run, body)) == ("[[-1, 'Operation not permitted'], [-1, 'Operation not permitted'], "
+                                        "[-1, 'Operation not permitted']]")
+
+
+def test_posix_message_queue_is_denied(run: Any) -> None:
+    body = IPC + """
+    def attack():
+        return errno_of(libc.syscall(240, b'tracefix-attack', 0o100 | 2, 0o666, None))  # mq_open O_CREAT|O_RDWR
+    """
+    assert value(attack(run, body)) == "[-1, 'Operation not permitted']"
+
+
+def test_posix_shared_memory_has_nowhere_to_live(run: Any, absent: str) -> None:
+    assert oserr(run, "os.open('/dev/shm/tracefix-attack', os.O_CREAT | os.O_RDWR, 0o666)") == absent
+
+
+def test_memfd_is_denied(run: Any) -> None:
+    # Memory in an anonymous file is not counted by RLIMIT_AS.
+    assert oserr(run, "os.memfd_create('hog')") == "'PermissionError'"
+
+
+def _host_shm_segments(uids: set[int]) -> list[str]:
+    with open("/proc/sysvipc/shm") as fh:
+        rows = [line.split() for line in fh.read().splitlines()[1:]]
+    return [f"shmid {r[1]}, {r[3]} bytes" for r in rows if int(r[7]) in uids]  # owned by a slot uid
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sysvipc/shm"), reason="no SysV IPC in this kernel")
+def test_shared_memory_cannot_pin_host_memory(run: Any, sandbox: Any) -> None:
+    body = IPC + """
+    def attack():
+        shmid = libc.shmget(0, 256 << 20, 0o1600)
+        if shmid == -1:
+            return errno_of(shmid)
+        addr = libc.shmat(shmid, None, 0)
+        ctypes.memset(addr, 1, 256 << 20)  # touch every page
+        return 'pinned 256 MiB'
+    """
+    uids = {u for u in sandbox.info.get("uids", []) if u is not None}
+    before = _host_shm_segments(uids)
+    assert value(attack(run, body, limits=Limits(wall_s=20))) == "[-1, 'Operation not permitted']"
+    assert _host_shm_segments(uids) == before
+
+
+def test_eventfd_timerfd_inotify_and_pipes_stay_inside_the_job(run: Any, sandbox: Any, absent: str) -> None:
+    body = """
+        import ctypes, os, select
+        libc = ctypes.CDLL(None, use_errno=True)
+        def attack():
+            efd = libc.eventfd(7, 0)
+            tfd = libc.timerfd_create(1, 0)
+            ifd = libc.inotify_init1(0)
+            watch_host = libc.inotify_add_watch(ifd, b'/etc', 0xfff)
+            host_errno = ctypes.get_errno()
+            r, w = os.pipe()
+            return [efd > 2, tfd > 2, ifd > 2, watch_host, os.strerror(host_errno), len(os.listdir('.'))]
+    """
+    host = "No such file or directory" if absent == "'FileNotFoundError'" else "Permission denied"
+    assert value(attack(run, body)) == f"[True, True, True, -1, '{host}', 0]"
+    assert_no_leftovers(sandbox)
+
+
+# ---------------------------------------------------------------------------------------------
+# The filesystem view: the same on every machine, and no host path exists
+# ---------------------------------------------------------------------------------------------
+
+def skip_without_private_root(sandbox: Any) -> None:
+    """Root always gets the private root; a non-root machine without user namespaces cannot."""
+    if os.geteuid() != 0 and not sandbox.info.get("private_root"):
+        pytest.skip("no private root on this machine (see tracefix doctor)")
+
+
+HOST_PATHS = ["/etc/passwd", "/etc/hostname", "/usr/bin/env", "/root", "/home", "/proc/self/status", "/sys",
+              "/tmp", "/run/tracefix-sandbox", str(PACKAGE_DIR), "/nonexistent/tracefix"]
+
+
+@pytest.mark.parametrize("path", HOST_PATHS)
+def test_host_paths_do_not_exist(run: Any, sandbox: Any, path: str) -> None:
+    body = f"""
+        import os
+        def attack():
+            out = [os.path.exists({path!r}), os.path.lexists({path!r})]
+            for probe in (os.stat, open, os.listdir):
+                try:
+                    probe({path!r})
+                    out.append('ok')
+                except OSError as e:
+                    out.append(type(e).__name__)
+            return out
+    """
+    skip_without_private_root(sandbox)
+    assert value(attack(run, body)) == "[False, False, 'FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError']"
+
+
+def test_a_host_file_is_invisible_while_it_exists(run: Any, sandbox: Any) -> None:
+    skip_without_private_root(sandbox)
+    with tempfile.NamedTemporaryFile(dir="/tmp", prefix="tracefix-probe-") as fh:
+        os.chmod(fh.name, 0o644)
+        probe = f"import os\ndef attack():\n    return [os.path.exists({fh.name!r}), os.path.exists('/tmp')]\n"
+        assert value(attack(run, probe)) == "[False, False]"
+
+
+def test_the_jobs_world_is_the_same_on_every_worker(run: Any, sandbox: Any) -> None:
+    skip_without_private_root(sandbox)
+    body = """
+        import os, platform, socket
+        def attack():
+            dev = sorted(n for n in ('null', 'zero', 'urandom', 'random', 'shm', 'tty', 'sda') if os.path.exists('/dev/' + n))
+            return [os.getcwd(), socket.gethostname(), platform.node(), os.listdir('.'), dev,
+                    oct(os.stat('.').st_mode & 0o7777), os.path.exists('/work'), os.path.exists('/dev')]
+    """
+    seen = {value(attack(run, body)) for _ in range(2 * sandbox.workers)}
+    assert seen == {"['/work', 'sandbox', 'sandbox', [], ['null', 'random', 'urandom', 'zero'], '0o700', True, True]"}
+
+
+def test_replay_does_not_depend_on_host_files(tmp_path: Path, sandbox: Any) -> None:
+    """An episode that looked at a host path replays verified after the path is gone."""
+    from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+    from tracefix_rl.trajectory import SQLiteRecorder, replay
+
+    skip_without_private_root(sandbox)
+    public = Path(tempfile.mkdtemp(prefix="tracefix-replay-", dir="/tmp"))
+    os.chmod(public, 0o755)  # a path any uid could see on the host
+    marker = public / "present-at-record-time"
+    marker.write_text("x")
+    db = tmp_path / "t.sqlite3"
+    recorder = SQLiteRecorder(db)
+    env = TraceFixEnvironment(EnvConfig(max_steps=5), recorder=recorder)
+    obs = env.reset(task_name="binary_search_off_by_one", seed=1)
+    probe = f"import os\nprint('host path exists:', os.path.exists({str(marker)!r}))\n"
+    obs = rewrite(env, obs, probe + get_task("binary_search_off_by_one").buggy)
+    obs = env.step(CodeAction(action_type="RUN_TESTS"))
+    assert "host path exists: False" in obs.last_execution_output
+    recorder.close()
+    marker.unlink()
+    public.rmdir()
+    report = replay(obs.episode_id, db=db)
+    assert report.verified, report.diff
+
+
+# ---------------------------------------------------------------------------------------------
+# The record channel is untrusted input: forged, malformed and flooding records
+# ---------------------------------------------------------------------------------------------
+
+CELSIUS = get_task("celsius_wrong_operator")
+
+
+def forging(*records: str, at: str = "call") -> str:
+    """A celsius program that writes raw ``records`` on the driver's record channel (fd 3)."""
+    writes = "".join(f"    os.write(3, {r!r}.encode() + b'\\n')\n" for r in records)
+    if at == "module":
+        return "import os\n" + writes.replace("    os.write", "os.write") + CELSIUS.buggy
+    return f"import os\ndef to_fahrenheit(celsius):\n{writes}    return celsius * 9 / 5 + 32\n"
+
+
+def judge(source: str, sandbox: Any, limits: Limits | None = None) -> Any:
+    from tracefix_rl.env._testing import run_tests
+
+    return run_tests(source, CELSIUS.tests, sandbox=sandbox, limits=limits)
+
+
+def statuses(run_: Any) -> list[tuple[str, str | None]]:
+    return [(r.status, r.error_message) for r in run_.results]
+
+
+TEST0 = {"kind": "test", "index": 0, "name": "test_freezing", "status": "returned", "value": "32.0",
+         "display": "32.0", "stdout": "", "duration_ms": 0.1}
+BROKEN = "the program broke the harness protocol ({})"
+NOT_RUN = "not run: " + BROKEN
+
+
+@pytest.mark.parametrize("field, bad, problem", [
+    ("stdout", 5, "test record field test.stdout: Input should be a valid string"),
+    ("value", 0, "test record field test.value: Input should be a valid string"),
+    ("index", "0", "test record field test.index: Input should be a valid integer"),
+    ("name", None, "test record field test.name: Input should be a valid string"),
+    ("status", "passed", "test record field test.status: Input should be 'returned', 'raised' or 'timeout'"),
+    ("duration_ms", "1", "test record field test.duration_ms: Input should be a valid number"),
+    ("traceback", "x", "test record field test.traceback: Input should be a valid list"),
+])
+def test_forged_records_with_wrong_types_fail_that_test(sandbox: Any, field: str, bad: Any, problem: str) -> None:
+    import json as _json
+
+    forged = _json.dumps({**TEST0, field: bad})
+    result = judge(forging(forged), sandbox)
+    assert statuses(result) == [("error", BROKEN.format(problem)), ("not_run", NOT_RUN.format(problem)),
+                                ("not_run", NOT_RUN.format(problem))]
+    assert result.outcome is Outcome.OK and not result.infra_error
+
+
+def test_forged_records_never_make_a_step_raise_and_the_step_is_recorded(tmp_path: Path) -> None:
+    import json as _json
+
+    from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+    from tracefix_rl.trajectory import SQLiteRecorder, TrajectoryStore
+
+    recorder = SQLiteRecorder(tmp_path / "t.sqlite3")
+    env = TraceFixEnvironment(EnvConfig(max_steps=100), recorder=recorder)
+    obs = env.reset(task_name="celsius_wrong_operator", seed=0)
+    shapes = [{**TEST0, "stdout": 5}, {**TEST0, "value": 0}, {**TEST0, "index": "0"}, {**TEST0, "name": None},
+              {**TEST0, "status": "passed"}, {**TEST0, "duration_ms": "1"}, {**TEST0, "traceback": "x"},
+              {"kind": "trace"}, {"kind": "trace_error", "message": "x"}, {"kind": "done"}, {}]
+    for shape in shapes:
+        obs = rewrite(env, obs, forging(_json.dumps(shape)))
+        obs = env.step(CodeAction(action_type="RUN_TESTS"))
+        assert obs.tests_passed == 0 and not obs.infra_error and "broke the harness protocol" in \
+            obs.last_execution_output, (shape, obs.last_execution_output)
+        obs = env.step(CodeAction(action_type="TRACE"))
+        assert not obs.infra_error, (shape, obs.last_execution_output)
+    recorder.close()
+    store = TrajectoryStore(tmp_path / "t.sqlite3")
+    assert len(store.load_episode(obs.episode_id)["steps"]) == obs.step_count == 3 * len(shapes)
+    store.close()
+
+
+def test_forged_trace_records_are_a_failed_trace_not_an_error(sandbox: Any) -> None:
+    from tracefix_rl.trace import trace_in_sandbox
+
+    for forged, why in [('{"kind": "trace"}', "trace record field trace.text: Field required"),
+                        ('{"kind": "trace_error", "message": "forged"}', "a trace record out of order")]:
+        program = f"import os\nos.write(3, {forged!r}.encode() + b'\\n')\ndef f():\n    return 1\n"
+        result = trace_in_sandbox(program, call="f()", sandbox=sandbox)
+        assert result.truncated and result.truncation_reason == "error" and result.frames == []
+        assert result.error == BROKEN.format(why)
+
+
+def test_forged_trace_error_cannot_suspend_the_step_budget() -> None:
+    from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+
+    env = TraceFixEnvironment(EnvConfig(max_steps=5, record=False))
+    obs = env.reset(task_name="celsius_wrong_operator", seed=0)
+    program = "import os\nos.write(3, b'{\"kind\": \"trace_error\", \"message\": \"x\"}\\n')\n" + CELSIUS.buggy
+    obs = rewrite(env, obs, program)
+    while not obs.done:
+        obs = env.step(CodeAction(action_type="TRACE"))
+        assert not obs.infra_error
+    assert obs.step_count == 5 and obs.end_reason == "step_budget" and obs.final_score is not None
+
+
+def test_step_budget_ends_the_episode_even_when_grading_fails() -> None:
+    from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+
+    # Jobs cannot even be set up with 2 file descriptors: every run is an infrastructure error.
+    env = TraceFixEnvironment(EnvConfig(max_steps=2, record=False, limits=Limits(nofile=2)))
+    env.reset(task_name="celsius_wrong_operator", seed=0)
+    first = env.step(CodeAction(action_type="RUN_TESTS"))
+    assert first.infra_error and not first.done
+    last = env.step(CodeAction(action_type="RUN_TESTS"))
+    assert last.done and last.infra_error and last.end_reason == "step_budget" and last.final_score is None
+    assert env.step(CodeAction(action_type="RUN_TESTS")).last_action_error == "episode is over; call reset()"
+
+
+def test_record_flood_is_cut_while_reading(sandbox: Any) -> None:
+    body = """
+        import os
+        def to_fahrenheit(c):
+            line = b'{"kind": "test", "index": 0, "name": "x", "status": "returned", "value": "0", "display": "0", "stdout": "", "duration_ms": 0}\\n'
+            for _ in range((16 << 20) // len(line)):
+                os.write(3, line)
+    """
+    ex = sandbox.execute("tests", {"source": textwrap.dedent(body), "tests": [t.to_payload() for t in CELSIUS.tests]},
+                         Limits())
+    assert ex.outcome is Outcome.OUTPUT_LIMIT and ex.detail == "the job flooded records and was killed"
+    assert len(ex.records) <= Limits().max_records
+    assert sum(len(str(r)) for r in ex.records) <= Limits().record_bytes
+    result = judge(textwrap.dedent(body), sandbox)
+    assert [r.status for r in result.results] == ["error", "not_run", "not_run"]
+    assert result.results[0].error_message == BROKEN.format("result for test 0 ('x') where test 0 was due")
+
+
+def test_record_count_flood(sandbox: Any) -> None:
+    program = "import os\ndef to_fahrenheit(c):\n    os.write(3, b'{}\\n' * 20000)\n"
+    ex = sandbox.execute("tests", {"source": program, "tests": [t.to_payload() for t in CELSIUS.tests]}, Limits())
+    assert ex.outcome is Outcome.OUTPUT_LIMIT and ex.protocol_error == "more than 10000 records"
+    result = judge(program, sandbox)
+    assert result.results[0].status == "error" and "broke the harness protocol" in result.results[0].error_message
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("[" * 100_000 + "]" * 100_000, "record 4 nests too deeply"),
+    ('{"kind": "test", "index": 0, "name": "test_freezing", "status": "returned", "value": "32.0", '
+     '"display": "32.0", "stdout": "", "duration_ms": NaN}', "record 4 is NaN or Infinity"),
+    ('{"kind": "start", "index": Infinity}', "record 4 is NaN or Infinity"),
+    ("hello", "record 4 is not valid JSON"),
+    ("[1, 2]", "record 4 is not a JSON object"),
+    ('{"kind": "test", "stdout": "' + "x" * (2 << 20) + '"}', f"record 4 is {(2 << 20) + 30} bytes (at most 1048576)"),
+])
+def test_malformed_record_lines(sandbox: Any, line: str, problem: str) -> None:
+    program = forging(line)
+    ex = sandbox.execute("tests", {"source": program, "tests": [t.to_payload() for t in CELSIUS.tests]}, Limits())
+    assert ex.protocol_error == problem and [r["kind"] for r in ex.records] == ["compile", "module", "start"]
+    assert statuses(judge(program, sandbox))[0] == ("error", BROKEN.format(problem))
+
+
+@pytest.mark.parametrize("records, problem", [
+    (['{"kind": "done"}'], "a done record where a test record was due (test 0)"),
+    (['{"kind": "weird"}'], "weird record: Input tag 'weird' found using 'kind' does not match any of the expected "
+                            "tags: 'compile', 'module', 'start', 'test', 'done', 'oversize'"),
+    (['{"kind": "start", "index": 2}'], "a start record where a test record was due (test 0)"),
+    (['{"kind": "test", "index": 0, "name": "test_freezing", "status": "returned", "stdout": "", '
+      '"duration_ms": 0.1}'], "test 0 result with status 'returned' lacks its fields"),
+])
+def test_records_out_of_grammar(sandbox: Any, records: list[str], problem: str) -> None:
+    assert statuses(judge(forging(*records), sandbox))[0] == ("error", BROKEN.format(problem))
+
+
+def test_a_done_record_before_the_tests_ran(sandbox: Any) -> None:
+    result = judge(forging('{"kind": "done"}', at="module"), sandbox)
+    problem = "a done record where a module record was due"
+    assert statuses(result) == [("error", BROKEN.format(problem)), ("not_run", NOT_RUN.format(problem)),
+                                ("not_run", NOT_RUN.format(problem))]
+
+
+def test_a_forged_result_then_the_real_one(sandbox: Any) -> None:
+    """A well-formed forged result counts as the program's own answer; the real one after it
+    breaks the order, which fails the next test."""
+    import json as _json
+
+    result = judge(forging(_json.dumps(TEST0)), sandbox)
+    problem = "a test record where a start record was due (test 1)"
+    assert statuses(result) == [("passed", None), ("error", BROKEN.format(problem)), ("not_run", NOT_RUN.format(problem))]
+
+
+def test_lone_surrogates_in_program_output_are_replaced(tmp_path: Path) -> None:
+    from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+    from tracefix_rl.trajectory import SQLiteRecorder
+
+    recorder = SQLiteRecorder(tmp_path / "t.sqlite3")
+    env = TraceFixEnvironment(EnvConfig(max_steps=5), recorder=recorder)
+    obs = env.reset(task_name="celsius_wrong_operator", seed=0)
+    obs = rewrite(env, obs, "def to_fahrenheit(c):\n    print('\\ud800 lone')\n    raise ValueError('\\udfff')\n")
+    obs = env.step(CodeAction(action_type="RUN_TESTS"))
+    first = obs.test_results[0]
+    assert first.stdout == "? lone\n" and first.exception == "ValueError: ?"
+    obs.model_dump_json()  # encodable
+    recorder.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading never raises, whatever the program returns
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("returned, shown", [
+    ("10**400", None),
+    ("-10**400", None),
+    ("float('inf')", "inf"),
+    ("float('nan')", "nan"),
+    ("[[[[1.0]]]] * 3", "[[[[1.0]]], [[[1.0]]], [[[1.0]]]]"),
+    ("eval('[' * 90 + ']' * 90)", None),
+    ("10**5000", None),
+    ("type('Evil', (float,), {'__eq__': lambda s, o: 1 / 0, '__repr__': lambda s: '32.0'})(32.0)", None),
+    ("complex(32, 0)", "(32+0j)"),
+    ("'32.0'", "'32.0'"),
+])
+def test_grading_never_raises(returned: str, shown: str | None) -> None:
+    from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+
+    env = TraceFixEnvironment(EnvConfig(max_steps=5, record=False))
+    obs = env.reset(task_name="celsius_wrong_operator", seed=0)
+    obs = rewrite(env, obs, f"def to_fahrenheit(celsius):\n    return {returned}\n")
+    obs = env.step(CodeAction(action_type="RUN_TESTS"))
+    assert obs.tests_passed == 0 and obs.tests_total == 3 and not obs.infra_error
+    if shown is not None:
+        assert obs.test_results[0].actual == shown
+    assert env.step(CodeAction(action_type="SUBMIT")).done
+
+
+# ---------------------------------------------------------------------------------------------
+# Fair scheduling: sessions cannot starve each other
+# ---------------------------------------------------------------------------------------------
+
+
+def _in_order(sb: Any, jobs: list[tuple[str | None, float]], gap_s: float = 0.08) -> list[int]:
+    """Start ``jobs`` (owner, seconds of sleep) one after another; return the finishing order."""
+    finished: list[int] = []
+    lock = threading.Lock()
+
+    def one(i: int, owner: str | None, seconds: float) -> None:
+        src = f"import time\ndef f():\n    time.sleep({seconds})\n    return {i}\n"
+        ex = sb.execute("tests", {"source": src, "tests": [{"name": "t", "setup": "", "call": "f()"}]},
+                        Limits(), owner=owner)
+        assert ex.outcome is Outcome.OK
+        with lock:
+            finished.append(i)
+
+    threads = []
+    for i, (owner, seconds) in enumerate(jobs):
+        threads.append(threading.Thread(target=one, args=(i, owner, seconds)))
+        threads[-1].start()
+        time.sleep(gap_s)
+    for t in threads:
+        t.join()
+    return finished
+
+
+def test_owners_are_served_in_turn_and_each_first_come_first_served() -> None:
+    from tracefix_rl.sandbox._forkserver import ForkServerSandbox
+
+    with ForkServerSandbox(workers=1) as sb:
+        # a holds the worker and queues two more; b arrives last but goes before a's queue.
+        order = _in_order(sb, [("a", 0.4), ("a", 0.2), ("a", 0.2), ("b", 0.2)])
+    assert order == [0, 3, 1, 2]
+
+
+def test_a_waiting_caller_is_never_overtaken() -> None:
+    from tracefix_rl.sandbox._forkserver import ForkServerSandbox
+
+    with ForkServerSandbox(workers=1) as sb:
+        events: list[str] = []
+        quick = {"source": "def f():\n    return 1\n", "tests": [{"name": "t", "setup": "", "call": "f()"}]}
+        slow = {"source": "import time\ndef f():\n    time.sleep(0.3)\n", "tests": [{"name": "t", "setup": "", "call": "f()"}]}
+
+        def hog() -> None:  # calls again the moment each job returns
+            sb.execute("tests", slow, Limits())
+            for i in range(4):
+                sb.execute("tests", quick, Limits())
+                events.append(f"hog{i}")
+
+        thread = threading.Thread(target=hog)
+        thread.start()
+        time.sleep(0.1)  # the hog's slow job is running
+        sb.execute("tests", quick, Limits())
+        events.append("waiter")
+        thread.join()
+    assert events.index("waiter") <= 1, events
+
+
+def test_sleeping_sessions_cannot_hold_every_worker(sandbox: Any) -> None:
+    """Two sessions whose programs sleep to their wall limit; a third session still runs."""
+    sleeping = {"source": "import time\ndef f():\n    time.sleep(30)\n", "tests": [{"name": "t", "setup": "", "call": "f()"}]}
+    sleepers = [threading.Thread(target=sandbox.execute, args=("tests", sleeping, Limits(wall_s=3, per_test_s=30)),
+                                 kwargs={"owner": f"sleeper{i}"}) for i in range(2)]
+    for t in sleepers:
+        t.start()
+    time.sleep(0.3)
+    ex = sandbox.execute("tests", {"source": "def f():\n    return 7\n",
+                                   "tests": [{"name": "t", "setup": "", "call": "f()"}]}, Limits(), owner="victim")
+    still_sleeping = [t.is_alive() for t in sleepers]
+    for t in sleepers:
+        t.join()
+    assert value(ex) == "7" and still_sleeping == [True, True]
+
+
+def test_long_jobs_run_at_the_lowest_priority_for_good(run: Any) -> None:
+    body = """
+        import os, threading, time
+        seen = []
+        def early():  # started before the job is lowered
+            time.sleep(0.4)
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        def attack():
+            t = threading.Thread(target=early)
+            t.start()
+            before = os.getpriority(os.PRIO_PROCESS, 0)
+            time.sleep(0.4)
+            t.join()
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, 0)
+                undo = 'raised again'
+            except OSError as e:
+                undo = type(e).__name__
+            return [before, os.getpriority(os.PRIO_PROCESS, 0), seen, undo]
+    """
+    assert value(attack(run, body)) == "[0, 19, [19], 'PermissionError']"
+
+
+def test_priority_and_scheduler_abuse(run: Any) -> None:
+    assert oserr(run, "os.nice(-5)") == "'PermissionError'"
+    assert oserr(run, "os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))") == "'PermissionError'"
+    assert oserr(run, "os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)") == "'PermissionError'"
+    assert oserr(run, "os.setpriority(os.PRIO_PGRP, 0, 19)") == "'allowed'"  # only itself
+
+
+def test_cpu_affinity_changes_stay_in_the_job(run: Any, sandbox: Any) -> None:
+    assert oserr(run, "os.sched_setaffinity(0, {0})") == "'allowed'"
+    body = "import os\ndef attack():\n    return len(os.sched_getaffinity(0))\n"
+    for _ in range(sandbox.workers):
+        assert value(attack(run, body)) == str(len(os.sched_getaffinity(0)))
+
+
+def test_hidden_test_calls_cannot_be_passed_to_the_next_episode() -> None:
+    """At SUBMIT a program finds the hidden tests' calls in the driver's frames and tries to
+    stash them for a later episode (another session) in SysV shared memory."""
+    from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+
+    stash = textwrap.dedent(IPC) + textwrap.dedent("""
+        import sys
+        def _stash():
+            calls, frame = [], sys._getframe()
+            while frame is not None:
+                for v in list(frame.f_locals.values()):
+                    if isinstance(v, dict) and isinstance(v.get('tests'), list):
+                        calls = [t['call'] for t in v['tests']]
+                frame = frame.f_back
+            data = repr(calls).encode()
+            shmid = libc.shmget(0x7ace0005, 65536, 0o1666)
+            if shmid != -1:
+                ctypes.memmove(libc.shmat(shmid, None, 0), data, len(data))
+        _stash()
+    """)
+    first = TraceFixEnvironment(EnvConfig(max_steps=5, record=False))
+    rewrite(first, first.reset(task_name="celsius_wrong_operator", seed=0), stash + CELSIUS.buggy)
+    assert first.step(CodeAction(action_type="SUBMIT")).done
+    read = textwrap.dedent(IPC) + textwrap.dedent("""
+        shmid = libc.shmget(0x7ace0005, 65536, 0)
+        print('stash:', ctypes.string_at(libc.shmat(shmid, None, 0), 300) if shmid != -1 else errno_of(shmid))
+    """)
+    second = TraceFixEnvironment(EnvConfig(max_steps=5, record=False))
+    rewrite(second, second.reset(task_name="binary_search_off_by_one", seed=0),
+            read + get_task("binary_search_off_by_one").buggy)
+    out = second.step(CodeAction(action_type="RUN_TESTS")).last_execution_output
+    assert "stash: [-1, 'Operation not permitted']" in out
+    assert not any(t.call in out for t in CELSIUS.hidden_tests)

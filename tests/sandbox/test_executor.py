@@ -321,6 +321,10 @@ def test_describe_isolation(sandbox: Any) -> None:
     assert info["root"] == (os.geteuid() == 0)
     assert info["landlock_abi"] >= 1 and info["seccomp"] is True
     assert info["forkserver"]["workers"] >= 2
+    assert all(info["forkserver"]["drivers"].values()), info["forkserver"]["missing"]
+    if info["root"]:  # root always gets the private root; so does non-root with user namespaces
+        assert info["forkserver"]["namespaces"] == ["mount", "ipc", "uts", "net", "cgroup"]
+        assert sandbox.isolation == "forkserver+landlock+seccomp+uid+ns" and info["forkserver"]["notes"] == []
     if info["root"]:
         uids = info["forkserver"]["uids"]
         assert len(set(uids)) == len(uids) and all(u >= 20000 for u in uids)

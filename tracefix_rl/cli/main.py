@@ -201,8 +201,8 @@ def doctor() -> None:
     for key, value in info.items():
         console.print(f"  {key}: {value}", markup=False)
     if pool:
-        for key in ("workers", "uids", "landlock_abi", "seccomp_instructions", "disk_quota", "jobs_root",
-                    "drivers", "preloaded", "missing", "notes"):
+        for key in ("workers", "uids", "namespaces", "landlock_abi", "seccomp_instructions", "disk_quota",
+                    "jobs_root", "drivers", "preloaded", "missing", "notes"):
             if key in pool:
                 console.print(f"  forkserver.{key}: {pool[key]}", markup=False)
 

@@ -103,6 +103,9 @@ class Execution:
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     duration_ms: float = 0.0
+    """Wall-clock time of the whole call, including ``queued_ms``."""
+    queued_ms: float = 0.0
+    """Time spent waiting for a free worker before the job started."""
     exit_code: int | None = None
     signal: int | None = None
     detail: str = ""

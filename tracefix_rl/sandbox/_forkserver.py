@@ -61,12 +61,20 @@ class _Worker:
         self.restarts = 0
 
     def start(self) -> dict[str, Any]:
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the server process (without waiting for it to be ready)."""
         code = _BOOT.format(parent=PACKAGE_PARENT)
         self.proc = subprocess.Popen(
             [os.path.realpath(sys.executable), "-S", "-s", "-c", code, json.dumps(self.config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=job_environment(), cwd="/",
             close_fds=True, start_new_session=True,
         )
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Wait for the launched server's hello; raise :class:`SandboxStartError` if it fails."""
         try:
             hello, _ = self._recv(time.monotonic() + _START_TIMEOUT_S)
         except _WorkerDied as exc:
@@ -271,9 +279,11 @@ class ForkServerSandbox:
         self._workers = [_Worker(slot, config) for slot in range(count)]
         self._closed = False
         self._lock = threading.Lock()
-        try:
+        try:  # servers start in parallel: each takes about half a second
             for worker in self._workers:
-                worker.start()
+                worker.launch()
+            for worker in self._workers:
+                worker.wait_ready()
         except BaseException:
             for worker in self._workers:
                 worker.kill()
@@ -313,6 +323,7 @@ class ForkServerSandbox:
         blob = json.dumps(with_limits(payload, limits), ensure_ascii=False).encode("utf-8", "surrogatepass")
         header = {"op": "job", "driver": driver, "limits": limits.to_dict()}
         worker = self._scheduler.acquire(owner)
+        queued_ms = (time.perf_counter() - started) * 1000
         try:
             if self._closed:
                 raise SandboxError("the sandbox is closed")
@@ -335,7 +346,9 @@ class ForkServerSandbox:
                     return self._infra(started, f"fork-server {worker.slot} failed during the job: {exc}")
         finally:
             self._scheduler.release(worker, owner)
-        return self._finish(response, data, limits, started)
+        result = self._finish(response, data, limits, started)
+        result.queued_ms = queued_ms
+        return result
 
     def _infra(self, started: float, detail: str) -> Execution:
         return Execution(Outcome.INFRA_ERROR, detail=detail, isolation=self._isolation,

@@ -200,6 +200,10 @@ class _Server:
             return
         self.jobs_root = _WORK
         self.mounted = _WORK
+        import platform
+
+        platform._uname_cache = None  # type: ignore[attr-defined]  # cached before: the host's name
+        platform.uname()
 
     def _setup_host_dirs(self, config: dict[str, Any]) -> None:
         if self.uid is None:
