@@ -62,6 +62,20 @@ def next_job_still_runs(run: Any, sandbox: Any) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def server_pid(sandbox: Any) -> int:
+    """A fork-server's process id as the host sees it (inside the jobs' pid namespace their
+    parent is outside: ``os.getppid()`` is 0, so attacks must guess or be told the id)."""
+    pid: int = sandbox.server_pids()[0]
+    return pid
+
+
+@pytest.fixture(scope="session")
+def no_such_process(sandbox: Any) -> str:
+    """What signalling a host process gives: it does not exist (pid namespace), or EPERM."""
+    return "'ProcessLookupError'" if "pid" in sandbox.info.get("namespaces", []) else "'PermissionError'"
+
+
+@pytest.fixture(scope="session")
 def absent(sandbox: Any) -> str:
     """What a job gets for any host path: with the private root it does not exist (the same
     answer as for a path that exists nowhere); without it, Landlock's denial."""
@@ -192,8 +206,8 @@ def test_read_etc_passwd_is_denied_too(run: Any, absent: str) -> None:
     assert oserr(run, "open('/etc/passwd').read()") == absent
 
 
-def test_read_server_environment(run: Any, absent: str) -> None:
-    assert oserr(run, "open(f'/proc/{os.getppid()}/environ').read()") == absent
+def test_read_server_environment(run: Any, absent: str, server_pid: int) -> None:
+    assert oserr(run, f"open('/proc/{server_pid}/environ').read()") == absent
     assert oserr(run, "open('/proc/self/environ').read()") == absent
     assert oserr(run, "open('/proc/1/environ').read()") == absent
 
@@ -515,14 +529,14 @@ def test_c_stack_overflow(run: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_signal_the_fork_server(run: Any, sandbox: Any) -> None:
+def test_signal_the_fork_server(run: Any, sandbox: Any, server_pid: int, no_such_process: str) -> None:
     pids_before = sandbox.server_pids()
-    assert oserr(run, "os.kill(os.getppid(), 9)") == "'PermissionError'"
+    assert oserr(run, f"os.kill({server_pid}, 9)") == no_such_process
     assert sandbox.server_pids() == pids_before
 
 
-def test_signal_the_environment_process(run: Any) -> None:
-    assert oserr(run, f"os.kill({os.getpid()}, 15)") == "'PermissionError'"
+def test_signal_the_environment_process(run: Any, no_such_process: str) -> None:
+    assert oserr(run, f"os.kill({os.getpid()}, 15)") == no_such_process
 
 
 def test_signal_everything(run: Any, sandbox: Any) -> None:
@@ -532,19 +546,19 @@ def test_signal_everything(run: Any, sandbox: Any) -> None:
     assert sandbox.server_pids() == pids_before and all(p is not None for p in pids_before)
 
 
-def test_ptrace_the_server(run: Any) -> None:
-    body = """
+def test_ptrace_the_server(run: Any, server_pid: int) -> None:
+    body = f"""
         import ctypes, os
         libc = ctypes.CDLL(None, use_errno=True)
         def attack():
-            r = libc.ptrace(16, os.getppid(), 0, 0)  # PTRACE_ATTACH
+            r = libc.ptrace(16, {server_pid}, 0, 0)  # PTRACE_ATTACH
             return [r, os.strerror(ctypes.get_errno())]
     """
     assert value(attack(run, body)) == "[-1, 'Operation not permitted']"
 
 
-def test_read_server_memory(run: Any, absent: str) -> None:
-    assert oserr(run, "open(f'/proc/{os.getppid()}/mem', 'rb').read(1)") == absent
+def test_read_server_memory(run: Any, absent: str, server_pid: int) -> None:
+    assert oserr(run, f"open('/proc/{server_pid}/mem', 'rb').read(1)") == absent
 
 
 def test_ctypes_segfault(run: Any) -> None:
@@ -1210,10 +1224,10 @@ def test_long_jobs_run_at_the_lowest_priority_for_good(run: Any) -> None:
     assert value(attack(run, body)) == "[0, 19, [19], 'PermissionError']"
 
 
-def test_priority_and_scheduler_abuse(run: Any) -> None:
+def test_priority_and_scheduler_abuse(run: Any, server_pid: int, no_such_process: str) -> None:
     assert oserr(run, "os.nice(-5)") == "'PermissionError'"
     assert oserr(run, "os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))") == "'PermissionError'"
-    assert oserr(run, "os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)") == "'PermissionError'"
+    assert oserr(run, f"os.setpriority(os.PRIO_PROCESS, {server_pid}, 19)") == no_such_process
     assert oserr(run, "os.setpriority(os.PRIO_PGRP, 0, 19)") == "'allowed'"  # only itself
 
 
@@ -1257,3 +1271,24 @@ def test_hidden_test_calls_cannot_be_passed_to_the_next_episode() -> None:
     out = second.step(CodeAction(action_type="RUN_TESTS")).last_execution_output
     assert "stash: [-1, 'Operation not permitted']" in out
     assert not any(t.call in out for t in CELSIUS.hidden_tests)
+
+
+def test_host_processes_do_not_exist(run: Any, sandbox: Any) -> None:
+    """In the jobs' pid namespace no host process exists: not this one, not the fork-server."""
+    skip_without_private_root(sandbox)
+    targets = [os.getpid(), *[p for p in sandbox.server_pids() if p is not None], 1]
+    body = f"""
+        import os
+        def attack():
+            out = [os.getppid()]
+            for pid in {targets!r}:
+                try:
+                    os.kill(pid, 0)
+                    out.append('exists')
+                except OSError as e:
+                    out.append(type(e).__name__)
+            return out
+    """
+    # pid 1 is the namespace's own init (root): it exists, but cannot be signalled
+    expected = [0] + ["ProcessLookupError"] * (len(targets) - 1) + ["PermissionError"]
+    assert value(attack(run, body)) == repr(expected)

@@ -323,7 +323,7 @@ def test_describe_isolation(sandbox: Any) -> None:
     assert info["forkserver"]["workers"] >= 2
     assert all(info["forkserver"]["drivers"].values()), info["forkserver"]["missing"]
     if info["root"]:  # root always gets the private root; so does non-root with user namespaces
-        assert info["forkserver"]["namespaces"] == ["mount", "ipc", "uts", "net", "cgroup"]
+        assert info["forkserver"]["namespaces"] == ["mount", "ipc", "uts", "net", "cgroup", "pid"]
         assert sandbox.isolation == "forkserver+landlock+seccomp+uid+ns" and info["forkserver"]["notes"] == []
     if info["root"]:
         uids = info["forkserver"]["uids"]

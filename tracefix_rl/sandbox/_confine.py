@@ -93,6 +93,7 @@ def drop_capabilities() -> None:
 # --------------------------------------------------------------------------------------------
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -113,6 +114,11 @@ _SYS_PIVOT_ROOT = 155
 DEVICES = ("null", "zero", "urandom", "random")
 #: Hostname every job sees (``socket.gethostname()``, ``platform.node()``).
 HOSTNAME = "sandbox"
+
+
+def unshare(flags: int) -> None:
+    """Call ``unshare(2)``; raise :class:`OSError` on failure."""
+    _check(_libc.unshare(flags), "unshare")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:

@@ -158,6 +158,8 @@ class _Server:
             self.notes.append("private namespaces disabled by configuration")
         if not self.namespaces:
             self._setup_host_dirs(config)
+        else:
+            self._enter_pid_namespace()
         self.dev_fds = []
         for name in _confine.DEVICES:
             try:
@@ -204,6 +206,25 @@ class _Server:
 
         platform._uname_cache = None  # type: ignore[attr-defined]  # cached before: the host's name
         platform.uname()
+
+    def _enter_pid_namespace(self) -> None:
+        """Fork every later job into a new pid namespace, whose pid 1 is a small init process.
+
+        Jobs then see no host process (every other pid does not exist), and when the server
+        dies its init dies too (parent-death signal, and end-of-file on a pipe), which makes
+        the kernel kill everything left in the namespace.
+        """
+        try:
+            _confine.unshare(_confine.CLONE_NEWPID)
+        except OSError as exc:
+            self.notes.append(f"no pid namespace ({exc}): jobs can tell which host process ids exist")
+            return
+        read_fd, write_fd = os.pipe()
+        if os.fork() == 0:  # the first child in the namespace is its pid 1
+            _pid_init(read_fd)
+        os.close(read_fd)
+        self.init_fd = _high(write_fd)  # closed (end-of-file for the init) when this process ends
+        self.namespaces.append("pid")
 
     def _setup_host_dirs(self, config: dict[str, Any]) -> None:
         if self.uid is None:
@@ -573,7 +594,7 @@ class _Server:
         try:
             os.setsid()
             _confine.set_pdeathsig(signal.SIGKILL)
-            if os.getppid() != self.pid:
+            if os.getppid() not in (self.pid, 0):  # 0: the parent is outside the job's pid namespace
                 os._exit(1)
             os.dup2(self.null_fd, 0)
             os.dup2(pipes[1][1], 1)
@@ -702,6 +723,21 @@ def _writev_all(fd: int, parts: list[Any]) -> None:
 def _send_parts(fd: int, header: dict[str, Any], parts: list[Any]) -> None:
     head = json.dumps(header).encode()
     _writev_all(fd, [_HEADER.pack(len(head), sum(len(p) for p in parts)) + head, *parts])
+
+
+def _pid_init(pipe_fd: int) -> None:
+    """Pid 1 of the jobs' pid namespace: reap orphans until the server goes away, then exit
+    (the kernel then kills every process left in the namespace)."""
+    try:
+        _confine.set_pdeathsig(signal.SIGKILL)
+        os.closerange(0, pipe_fd)
+        os.closerange(pipe_fd + 1, 1 << 16)
+        poller = select.poll()
+        poller.register(pipe_fd, select.POLLIN)
+        while not poller.poll(1000):  # end-of-file: the server has exited
+            _sweep()
+    finally:
+        os._exit(0)
 
 
 def _in_child(action: Any) -> str:
