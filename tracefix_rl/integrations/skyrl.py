@@ -51,7 +51,7 @@ class TraceFixSkyRLEnv(BaseTextEnv):
         self.reward_mode = str(config.get("reward", "final_score"))
         if self.reward_mode not in ("final_score", "step"):
             raise ValueError(f"reward must be 'final_score' or 'step', got {self.reward_mode!r}")
-        self.max_turns = int(extras.get("max_turns", info.get("max_turns", 50)))
+        self.max_turns = int(extras.get("max_turns") or info.get("max_turns") or 50)
         self._seed = info.get("seed")
         self._options = {k: info[k] for k in _EPISODE_KEYS if info.get(k) is not None}
         self._text = TraceFixTextEnv(**{k: config[k] for k in _TEXT_ENV_SETTINGS if k in config})

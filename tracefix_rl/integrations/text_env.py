@@ -16,9 +16,16 @@ Gymnasium and SkyRL adapters are thin layers over this class.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from tracefix_rl.agents.llm import AgentConfig, ModelParseError, observation_text, parse_action, parse_error_feedback
+from tracefix_rl.agents.llm import (
+    AgentConfig,
+    ModelParseError,
+    observation_text,
+    parse_action,
+    parse_error_feedback,
+)
 from tracefix_rl.config import EnvConfig
 from tracefix_rl.errors import EpisodeError, ResetNeededError
 from tracefix_rl.integrations._session import EpisodeSession, open_session
@@ -67,8 +74,8 @@ class TraceFixTextEnv:
             raise ValueError(f"max_parse_errors must be >= 1, got {max_parse_errors}")
         self._defaults = {"task_name": task_name, "difficulty": difficulty, "variant": variant,
                           "task_pack": task_pack}
-        self._session_args = {"base_url": base_url, "env_config": env_config, "record": record, "db": db,
-                              "message_timeout_s": message_timeout_s}
+        self._open = functools.partial(open_session, base_url=base_url, env_config=env_config, record=record,
+                                       db=db, message_timeout_s=message_timeout_s)
         self._view = AgentConfig(output_chars=output_chars)
         self.max_parse_errors = max_parse_errors
         self._session: EpisodeSession | None = None
@@ -92,7 +99,7 @@ class TraceFixTextEnv:
         if unknown:
             raise ValueError(f"unknown reset option(s) {', '.join(unknown)}; accepted: {', '.join(RESET_OPTIONS)}")
         if self._session is None:
-            self._session = open_session(**self._session_args)
+            self._session = self._open()
         kwargs = {k: v for k, v in {**self._defaults, **(options or {})}.items() if v is not None}
         self._obs = self._session.reset(seed=seed, **kwargs)
         self._parse_errors = 0
@@ -113,8 +120,8 @@ class TraceFixTextEnv:
         except ModelParseError as exc:
             self._parse_errors += 1
             if self._parse_errors < self.max_parse_errors:
-                info = {"parse_error": str(exc), "step_count": self._obs.step_count}
-                return parse_error_feedback(exc) + "\n\n" + self.render(), 0.0, False, False, info
+                feedback = parse_error_feedback(exc) + "\n\n" + self.render()
+                return feedback, 0.0, False, False, {"parse_error": str(exc), "step_count": self._obs.step_count}
             parsed = CodeAction(thought="Submitted after repeated unusable replies.", action_type="SUBMIT")
             note: str | None = f"{exc} (reply {self._parse_errors} in a row; the episode was submitted)"
         else:
