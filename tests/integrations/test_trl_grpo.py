@@ -16,7 +16,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from _live_server import live_server  # noqa: E402
 from _tiny_lm import tiny_model, tiny_tokenizer  # noqa: E402
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment  # noqa: E402
@@ -120,13 +119,11 @@ def test_two_grpo_steps_in_process_record_every_rollout(tmp_path):
     assert ("RUN_TESTS", "REPLACE_LINES", "SUBMIT") in actions and ("RUN_TESTS", "SUBMIT") in actions
 
 
-def test_two_grpo_steps_against_a_live_server(tmp_path):
+def test_two_grpo_steps_against_a_live_server(tmp_path, tracefix_server):
     expected = _expected_scores()
-    with live_server(tmp_path) as server:
-        trainer, changed, n = _train(tmp_path, make_env_factory(base_url=server.url, max_output_chars=600))
-        _check(trainer, changed, n, expected)
-        episodes = server.get("/episodes?limit=50")
-        sessions = server.get("/sessions")
-    episodes = episodes if isinstance(episodes, list) else episodes["episodes"]
+    trainer, changed, n = _train(tmp_path, make_env_factory(base_url=tracefix_server.url, max_output_chars=600))
+    _check(trainer, changed, n, expected)
+    # the server recorded every rollout (this test's episodes are the seed-0 ones of the task)
+    episodes = [e for e in tracefix_server.get(f"/episodes?limit=1000&task={TASK}") if e["seed"] == 0]
     assert sorted(e["final_score"] for e in episodes) == sorted(s for s, _ in expected * 2)
-    assert sessions["active"] == 0  # each finished episode closed its session
+    assert tracefix_server.get("/sessions")["active"] == 0  # each finished episode closed its session
