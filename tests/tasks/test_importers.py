@@ -91,7 +91,7 @@ def test_humanevalfix_keeps_hanging_bugs_and_reports_every_skip(hef):
     hang = next(t for t in hef.tasks if t.name == "humanevalfix_2")
     assert hang.provenance["hangs"] is True
     assert validate_candidate(hang.reference, hang.buggy, hang.tests, hang.hidden_tests, allow_hang=True,
-                              require_hidden_failure=False).ok
+                              require_visible_failure=False, entry_point=hang.entry_point).ok
     skips = _skips(hef)
     assert "reference fails its own tests" in skips["Python/3"]
     assert skips["Python/4"] == "the buggy program passes every test"
@@ -132,7 +132,8 @@ def test_quixbugs_pytest_programs_inline_their_helpers(quix):
     task = next(t for t in quix.tasks if t.name == "quixbugs_reachable")
     assert task.reference.startswith("class Node:") and "def reachable" in task.reference
     assert [t.call for t in task.tests + task.hidden_tests] == ["test_direct()", "test_second_branch()",
-                                                                "test_unreachable()", "test_cycle()"]
+                                                                "test_unreachable()", "test_cycle()",
+                                                                "test_last_of_three_branches()"]
     assert all(t.expected == "None" for t in task.all_tests)
     assert "def make_diamond" in task.tests[1].setup and "pytest" not in task.hidden_tests[1].setup
     assert "use_correct" not in task.tests[0].setup

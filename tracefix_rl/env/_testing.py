@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracefix_rl._values import values_match
 from tracefix_rl.models import TestResult
 from tracefix_rl.sandbox import Execution, Limits, Outcome, Sandbox, get_sandbox
 from tracefix_rl.tasks import TestSpec
 
-__all__ = ["TestRun", "defang", "run_tests"]
+if TYPE_CHECKING:
+    from tracefix_rl.scoring import TestTally
+
+__all__ = ["TestRun", "defang", "describe_tally", "judge", "run_tests", "tally_runs"]
 
 PROGRAM_FILENAME = "program.py"
 
@@ -187,3 +190,34 @@ def run_tests(
         duration_ms=ex.duration_ms, isolation=ex.isolation, failing_line=failing_line,
         detail=ex.detail,
     )
+
+
+def judge(source: str, tests: Sequence[TestSpec], *, sandbox: Sandbox | None = None, limits: Limits | None = None,
+          seed: int = 0) -> TestRun:
+    """:func:`run_tests`, retried once when the sandbox itself failed: the one retry policy.
+
+    A fault of the infrastructure must not cost the agent; a second fault in a row is reported
+    (``infra_error``) and never scored. The environment, the graders and the task validators
+    all judge programs through this function.
+    """
+    run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed)
+    if run.infra_error:
+        run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed)
+    return run
+
+
+def tally_runs(task: Any, visible: TestRun, hidden: TestRun) -> TestTally:
+    """Tally a graded program by the task's stored test roles (visible run, then hidden run)."""
+    from tracefix_rl.scoring import TestTally
+
+    outcomes = [(spec.role, False, r.passed) for spec, r in zip(task.tests, visible.results, strict=True)]
+    outcomes += [(spec.role, True, r.passed) for spec, r in zip(task.hidden_tests, hidden.results, strict=True)]
+    return TestTally.from_outcomes(outcomes)
+
+
+def describe_tally(tally: TestTally, score: float) -> str:
+    """The closing lines of a graded episode: resolution, tests by role, the score."""
+    (fv, fvt), (fh, fht), (p, pt) = tally.f2p_visible, tally.f2p_hidden, tally.p2p
+    verdict = "RESOLVED: every test passes." if tally.resolved else "NOT RESOLVED: some tests still fail."
+    return (f"{verdict}\nFAIL_TO_PASS tests passing: {fv + fh}/{fvt + fht} (visible {fv}/{fvt}, hidden {fh}/{fht}); "
+            f"PASS_TO_PASS tests passing: {p}/{pt}\nFinal score: {score:.2f}")

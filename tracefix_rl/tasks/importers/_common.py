@@ -34,10 +34,17 @@ from typing import Any
 from tracefix_rl import _ast
 from tracefix_rl.tasks._difficulty import rate, simple_repair_finds
 from tracefix_rl.tasks._model import Task, TestSpec
-from tracefix_rl.tasks._validate import HINT_PATTERN, check_reference, has_hint, validate_candidate
+from tracefix_rl.tasks._validate import (
+    HINT_PATTERN,
+    check_reference,
+    has_hint,
+    hidden_catches_hardcoding,
+    input_key,
+    validate_candidate,
+)
 
 __all__ = ["ImportReport", "check_tests", "changed_lines", "doctest_tests", "finish_task", "fit_tests",
-           "strip_hint_comments"]
+           "move_to_hidden", "strip_hint_comments"]
 
 
 @dataclass
@@ -240,21 +247,36 @@ def finish_task(*, name: str, entry_point: str, description: str, reference: str
     """Validate an imported (reference, buggy) pair and rate it; ``(task, "")`` or ``(None, reason)``.
 
     The reference must pass every test (after :func:`fit_tests`); the buggy program must
-    fail at least one, and is allowed to hang (the sandbox limits end it).
+    fail at least one, and is allowed to hang (the sandbox limits end it). Its hidden tests
+    must catch a hard-coder (a failing hidden test on an input no visible test uses); when
+    they do not but several visible tests fail, :func:`move_to_hidden` repairs the split by
+    moving failing visible tests to the hidden set (one always stays visible), and the
+    provenance says so (``repaired_split``). The tests get their FAIL_TO_PASS /
+    PASS_TO_PASS roles from the validation run.
     """
     buggy = strip_hint_comments(buggy)
     reference = strip_hint_comments(reference)
     tests, hidden, problem = fit_tests(reference, tests, hidden)
     if problem:
         return None, problem
-    verdict = validate_candidate(reference, buggy, tests, hidden, allow_hang=True, require_hidden_failure=False,
-                                 require_visible_failure=False)
+    verdict = validate_candidate(reference, buggy, tests, hidden, allow_hang=True, require_visible_failure=False,
+                                 entry_point=entry_point)
+    statuses = verdict.visible + verdict.hidden
+    status_of = {t.name: st for t, st in zip(list(tests) + list(hidden), statuses, strict=True)}
+    moved: list[str] = []
+    if verdict.reason in ("hidden_misses_hardcoding", "passes_hidden"):
+        tests, hidden, moved = move_to_hidden(tests, hidden, verdict.failing_tests(tests, hidden), entry_point)
+        if moved:
+            verdict.visible = [status_of[t.name] for t in tests]
+            verdict.hidden = [status_of[t.name] for t in hidden]
+            verdict.ok, verdict.reason = True, "ok"
     if not verdict.ok:
         reasons = {"passes_all": "the buggy program passes every test", "hint": "the buggy program contains a hint word",
-                   "same_as_reference": "the buggy program equals the reference", "syntax": "the buggy program does not parse"}
+                   "same_as_reference": "the buggy program equals the reference", "syntax": "the buggy program does not parse",
+                   "hidden_misses_hardcoding": "no hidden test fails on an input that no visible test uses",
+                   "passes_hidden": "the buggy program passes every hidden test"}
         return None, reasons.get(verdict.reason, verdict.reason)
     lines = changed_lines(reference, buggy)
-    statuses = verdict.visible + verdict.hidden
     failing = [ln for ln, st in zip(verdict.lines, statuses, strict=False) if st != "passed"]
     repair = simple_repair_finds(buggy, reference, lines)
     rating = rate(operators=[bug_type or "imported"], bug_lines=lines, fail_fraction=verdict.fail_fraction,
@@ -262,8 +284,35 @@ def finish_task(*, name: str, entry_point: str, description: str, reference: str
     prov = dict(provenance)
     prov.update({"generator": "import", "bug_lines": lines, "rating": rating.to_dict(),
                  "hangs": "timeout" in statuses})
+    if moved:
+        prov["repaired_split"] = {"moved_to_hidden": moved}
     task = Task(name=name, difficulty=rating.tier, entry_point=entry_point,  # type: ignore[arg-type]
                 description=description.strip(), reference=reference.strip("\n") + "\n",
                 buggy=buggy.strip("\n") + "\n", tests=tuple(tests), hidden_tests=tuple(hidden),
                 bug_type=bug_type, bug_description=bug_description, provenance=prov)
-    return task, ""
+    return task.with_roles(verdict.failing_tests(tests, hidden)), ""
+
+
+def move_to_hidden(tests: Sequence[TestSpec], hidden: Sequence[TestSpec], failing: set[str],
+                   entry_point: str) -> tuple[list[TestSpec], list[TestSpec], list[str]]:
+    """Move failing visible tests to the hidden set until a hidden test catches a hard-coder.
+
+    Tests move from the end of the visible list, one at a time, and only tests whose input
+    no remaining visible test uses; at least one failing visible test always stays. Returns
+    the new lists and the names moved (empty, with the lists unchanged, when no move helps).
+    """
+    visible, secret = list(tests), list(hidden)
+    moved: list[str] = []
+    for test in reversed(list(tests)):
+        if hidden_catches_hardcoding(visible, secret, failing, entry_point):
+            return visible, secret, moved
+        if test.name not in failing or sum(t.name in failing for t in visible) < 2:
+            continue
+        rest = [t for t in visible if t is not test]
+        if input_key(test, entry_point) in {input_key(t, entry_point) for t in rest}:
+            continue
+        visible, secret = rest, [*secret, test]
+        moved.append(test.name)
+    if hidden_catches_hardcoding(visible, secret, failing, entry_point):
+        return visible, secret, moved
+    return list(tests), list(hidden), []
