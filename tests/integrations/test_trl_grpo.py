@@ -25,14 +25,16 @@ from tracefix_rl.trajectory import TrajectoryStore  # noqa: E402
 
 TASK = "binary_search_off_by_one"
 FIX = {"start_line": 3, "end_line": 3, "new_code": "right = len(arr) - 1"}
-WRONG = {"start_line": 3, "end_line": 3, "new_code": "right = len(arr) + 1"}
-# rollout -> one tool call per turn (None = an unknown tool); after the last turn the model says "Done."
+PARTIAL = {"start_line": 3, "end_line": 3, "new_code": "right = min(len(arr), 4)"}
+# rollout -> one tool call per turn; after the last turn the model says "Done." Every script has
+# four turns, so each rollout keeps its row in every generate call.
 SCRIPTS = [
-    [("run_tests", {}), ("replace_lines", FIX), ("submit", {})],
-    [("view_code", {}), ("replace_lines", FIX), ("submit", {})],
-    [("run_tests", {}), ("replace_lines", WRONG), ("submit", {})],
-    [("run_tests", {}), ("delete_tests", {}), ("submit", {})],
+    [("run_tests", {}), ("replace_lines", FIX), ("run_tests", {}), ("submit", {})],
+    [("view_code", {}), ("replace_lines", FIX), ("submit", {}), ("run_tests", {})],  # a call after the end
+    [("run_tests", {}), ("replace_lines", PARTIAL), ("run_tests", {}), ("submit", {})],
+    [("run_tests", {}), ("delete_tests", {}), ("view_code", {}), ("submit", {})],  # a tool that does not exist
 ]
+FAILED_CALLS = 2 / 16  # per group: the call after the end (raises) and the unknown tool
 
 
 def _expected_scores() -> list[tuple[float, bool]]:
@@ -40,9 +42,9 @@ def _expected_scores() -> list[tuple[float, bool]]:
     env = TraceFixEnvironment(EnvConfig(record=False))
     out = []
     for script in SCRIPTS:
-        env.reset(task_name=TASK, seed=0)
+        obs = env.reset(task_name=TASK, seed=0)
         for name, args in script:
-            if name == "delete_tests":
+            if name == "delete_tests" or obs.done:
                 continue
             kwargs = {"start_line": args["start_line"], "end_line": args["end_line"],
                       "new_code_block": args["new_code"]} if args else {}
@@ -98,7 +100,7 @@ def _check(trainer, changed, n_params, expected):
         assert entry["rewards/TraceFixToolEnv/mean"] == pytest.approx(mean_score, abs=1e-6)
         assert entry["rewards/resolved_reward/mean"] == pytest.approx(mean_resolved, abs=1e-6)
         assert entry["tools/call_frequency"] > 0
-        assert entry["tools/failure_frequency"] == pytest.approx(1 / 12)  # the one unknown tool per group
+        assert entry["tools/failure_frequency"] == pytest.approx(FAILED_CALLS)
     envs = trainer._environment_pool[None]
     assert sorted((e.final_score, e.resolved) for e in envs) == sorted(expected)
     assert len(changed) == n_params, f"only {len(changed)}/{n_params} parameter tensors changed"
@@ -106,7 +108,7 @@ def _check(trainer, changed, n_params, expected):
 
 def test_two_grpo_steps_in_process_record_every_rollout(tmp_path):
     expected = _expected_scores()
-    assert len({s for s, _ in expected}) >= 3  # rewards vary inside the group, so GRPO has a signal
+    assert len({s for s, _ in expected}) == 4  # rewards vary inside the group, so GRPO has a signal
     db = tmp_path / "run" / "trajectories.sqlite3"
     trainer, changed, n = _train(tmp_path, make_env_factory(db=str(db), max_output_chars=600))
     _check(trainer, changed, n, expected)
@@ -116,7 +118,8 @@ def test_two_grpo_steps_in_process_record_every_rollout(tmp_path):
         assert sorted(e["final_score"] for e in episodes) == sorted(s for s, _ in expected * 2)
         actions = sorted(tuple(a["action_type"] for a in store.get_replay_actions(e["episode_id"]))
                          for e in episodes)
-    assert ("RUN_TESTS", "REPLACE_LINES", "SUBMIT") in actions and ("RUN_TESTS", "SUBMIT") in actions
+    assert ("RUN_TESTS", "REPLACE_LINES", "RUN_TESTS", "SUBMIT") in actions  # the call after SUBMIT never ran
+    assert ("VIEW_CODE", "REPLACE_LINES", "SUBMIT") in actions and ("RUN_TESTS", "VIEW_CODE", "SUBMIT") in actions
 
 
 def test_two_grpo_steps_against_a_live_server(tmp_path, tracefix_server):
