@@ -180,3 +180,10 @@ def test_one_sft_trainer_step_trains_only_on_assistant_tokens(store, tmp_path):
     trainer.train()
     assert torch.isfinite(torch.tensor(trainer.state.log_history[0]["loss"]))
     assert any(not torch.equal(before[n], p) for n, p in trainer.model.named_parameters())
+
+
+def test_unusable_output_paths_are_clear_errors(store, tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    for target, fmt in ((tmp_path, "sft"), (tmp_path / "taken", "mini-swe-agent")):
+        code, output, _ = _export(store, target, "--format", fmt)
+        assert code == 2 and output.startswith("error: ") and "Traceback" not in output

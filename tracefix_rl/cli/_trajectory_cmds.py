@@ -264,7 +264,7 @@ def export_command(
         from tracefix_rl.trajectory import export_episodes
 
         n = export_episodes(store, out, fmt=format.value if format else None, **filters)
-    except TraceFixError as exc:
+    except (TraceFixError, OSError) as exc:
         raise fail(str(exc)) from None
     err.print(f"exported {n} episode(s) to {out}", highlight=False)
 

@@ -228,6 +228,9 @@ def export_sft(db: str | os.PathLike[str] | TrajectoryStore, path: str | os.Path
     ``tools`` as JSON-typed columns). ``filters`` are those of
     :meth:`TrajectoryStore.list_episodes` (``min_score``, ``task``, ...). Refused episodes are
     listed in the report, not raised."""
+    if style not in ("tools", "json") or arguments not in ("dict", "string"):
+        raise ValueError(f"style must be 'tools' or 'json' and arguments 'dict' or 'string', got {style!r}, "
+                         f"{arguments!r}")
     store, out = _store(db), Path(path)
     kind = fmt or ("parquet" if out.suffix.lower() in (".parquet", ".pq") else "jsonl")
     if kind not in ("jsonl", "parquet"):
@@ -246,12 +249,12 @@ def export_sft(db: str | os.PathLike[str] | TrajectoryStore, path: str | os.Path
         except ImportError as exc:
             raise TrajectoryError("Parquet SFT files need datasets: pip install 'tracefix-rl[data]'; "
                                   "JSONL works without it") from exc
-        features = None
-        if rows:
-            probe = datasets.Dataset.from_list(rows[:1], on_mixed_types="use_json").features
-            probe["messages"] = datasets.List(datasets.Json())
-            probe["tools"] = datasets.List(datasets.Json())
-            features = probe
+        text, number, integer = datasets.Value("string"), datasets.Value("float64"), datasets.Value("int64")
+        features = datasets.Features({
+            "messages": datasets.List(datasets.Json()), "tools": datasets.List(datasets.Json()), "schema": text,
+            "style": text, "episode_id": text, "task_name": text, "difficulty": text, "seed": integer,
+            "variant": integer, "final_score": number, "resolved": datasets.Value("bool"), "end_reason": text,
+            "num_steps": integer, "model": text, "package_version": text})
         quiet = datasets.are_progress_bars_disabled()
         datasets.disable_progress_bars()
         try:
