@@ -34,13 +34,12 @@ from typing import Any
 
 from tracefix_rl import _ast
 from tracefix_rl.tasks._difficulty import rate, simple_repair_finds
-from tracefix_rl.tasks._model import Task, TestSpec
+from tracefix_rl.tasks._model import Task, TestSpec, input_key
 from tracefix_rl.tasks._validate import (
     HINT_PATTERN,
     check_reference,
     has_hint,
     hidden_catches_hardcoding,
-    input_key,
     validate_candidate,
 )
 
