@@ -183,8 +183,8 @@ def grade_report(payload: Any = None, *args: Any, task_name: str | None = None, 
         task = resolve_task(str(name), str(pack) if pack else None, int(k) if isinstance(k, int) else 0)
         seed = _lookup(payload, holder, "seed")
         seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
-        visible = judge(source, task.tests, seed=seed)
-        hidden = judge(source, task.hidden_tests, seed=seed)
+        visible = judge(source, task.tests, seed=seed, entry_point=task.entry_point)
+        hidden = judge(source, task.hidden_tests, seed=seed, entry_point=task.entry_point)
         if visible.infra_error or hidden.infra_error:
             return GradeReport(SCORE_MIN, False, task.name, problem="the sandbox failed while grading")
         steps = _lookup(payload, holder, "step_count")

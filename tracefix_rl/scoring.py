@@ -12,7 +12,10 @@ little else:
   ``progress`` is the weighted share of FAIL_TO_PASS tests that now pass (a hidden one
   weighs ``hidden_weight`` visible ones) and ``regressions`` the share of PASS_TO_PASS tests
   that now fail; so at most 0.26 by default, and the unchanged buggy program scores the
-  minimum, 0.01.
+  minimum, 0.01. Only tests whose verdict the environment reaches itself, by comparing a
+  value the program returned, earn partial credit: a test whose expected value is fixed by
+  its shape (``bool(...) -> True``) is decided inside the sandbox, where the program could
+  subvert it, so it counts for resolution only.
 
 ``RewardConfig(scoring="pass_rate")`` keeps the original project's formula for comparisons:
 the pass rate over visible and hidden tests plus the accumulated step costs. Every score is
@@ -52,22 +55,31 @@ class TestTally:
     """FAIL_TO_PASS hidden tests: passed, total."""
     p2p: tuple[int, int]
     """PASS_TO_PASS tests, visible and hidden: passed, total."""
+    credit_visible: tuple[int, int] | None = None
+    """The visible FAIL_TO_PASS tests that earn partial credit (``None``: all of them)."""
+    credit_hidden: tuple[int, int] | None = None
+    """The hidden FAIL_TO_PASS tests that earn partial credit (``None``: all of them)."""
 
     @classmethod
-    def from_outcomes(cls, outcomes: Iterable[tuple[str, bool, bool]]) -> TestTally:
-        """Tally ``(role, hidden, passed)`` triples; ``role`` is ``fail_to_pass`` or ``pass_to_pass``."""
-        counts = {key: [0, 0] for key in ("fv", "fh", "p")}
-        for role, hidden, passed in outcomes:
+    def from_outcomes(cls, outcomes: Iterable[tuple[str, bool, bool, bool]]) -> TestTally:
+        """Tally ``(role, hidden, passed, credited)`` tuples; ``role`` is ``fail_to_pass`` or
+        ``pass_to_pass``, ``credited`` false for a test decided inside the sandbox."""
+        counts = {key: [0, 0] for key in ("fv", "fh", "cv", "ch", "p")}
+        for role, hidden, passed, credited in outcomes:
             if role == "fail_to_pass":
-                key = "fh" if hidden else "fv"
+                keys = ["fh", "ch"] if hidden else ["fv", "cv"]
+                if not credited:
+                    keys.pop()
             elif role == "pass_to_pass":
-                key = "p"
+                keys = ["p"]
             else:
                 raise ValueError(f"unknown test role {role!r}")
-            counts[key][0] += bool(passed)
-            counts[key][1] += 1
-        return cls(f2p_visible=(counts["fv"][0], counts["fv"][1]), f2p_hidden=(counts["fh"][0], counts["fh"][1]),
-                   p2p=(counts["p"][0], counts["p"][1]))
+            for key in keys:
+                counts[key][0] += bool(passed)
+                counts[key][1] += 1
+        pair = {k: (v[0], v[1]) for k, v in counts.items()}
+        return cls(f2p_visible=pair["fv"], f2p_hidden=pair["fh"], p2p=pair["p"], credit_visible=pair["cv"],
+                   credit_hidden=pair["ch"])
 
     @property
     def passed(self) -> int:
@@ -85,11 +97,10 @@ class TestTally:
         return self.total > 0 and self.passed == self.total
 
     def progress(self, hidden_weight: float) -> float:
-        """Weighted share of FAIL_TO_PASS tests that pass; a hidden test counts ``hidden_weight`` times."""
-        weight = self.f2p_visible[1] + hidden_weight * self.f2p_hidden[1]
-        if not weight:
-            return 0.0
-        return (self.f2p_visible[0] + hidden_weight * self.f2p_hidden[0]) / weight
+        """Weighted share of credited FAIL_TO_PASS tests that pass; a hidden one counts ``hidden_weight`` times."""
+        (pv, tv), (ph, th) = self.credit_visible or self.f2p_visible, self.credit_hidden or self.f2p_hidden
+        weight = tv + hidden_weight * th
+        return (pv + hidden_weight * ph) / weight if weight else 0.0
 
     @property
     def regressions(self) -> float:

@@ -352,7 +352,9 @@ class TraceFixEnvironment:
         syntax = self._buffer.syntax()
         if not syntax.ok:
             return _syntax_run(tests, syntax)
-        return judge(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits, seed=self._seed)
+        assert self._task is not None
+        return judge(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits, seed=self._seed,
+                     entry_point=self._task.entry_point)
 
     def _baseline(self) -> list[bool]:
         # Before the first evaluation, the program is the buggy one: by their stored roles, its

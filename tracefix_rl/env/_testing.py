@@ -11,6 +11,7 @@ from tracefix_rl._values import values_match
 from tracefix_rl.models import TestResult
 from tracefix_rl.sandbox import Execution, Limits, Outcome, Sandbox, get_sandbox
 from tracefix_rl.tasks import TestSpec
+from tracefix_rl.tasks._model import fixed_expectation
 
 if TYPE_CHECKING:
     from tracefix_rl.scoring import TestTally
@@ -133,14 +134,18 @@ def run_tests(
     sandbox: Sandbox | None = None,
     limits: Limits | None = None,
     seed: int = 0,
+    entry_point: str | None = None,
 ) -> TestRun:
     """Run ``tests`` against ``source`` in the sandbox and judge every test.
+
+    ``entry_point`` is the one program name test code may take over a builtin's (see
+    :mod:`tracefix_rl.sandbox._driver_tests`).
 
     The child sees only the tests' setup and call text; expected values stay in this process.
     """
     sandbox = sandbox or get_sandbox()
     limits = limits or Limits()
-    payload = {"source": source, "filename": PROGRAM_FILENAME, "seed": seed,
+    payload = {"source": source, "filename": PROGRAM_FILENAME, "seed": seed, "entry_point": entry_point,
                "per_test_s": limits.per_test_s, "tests": [t.to_payload() for t in tests]}
     ex = sandbox.execute("tests", payload, limits)
     by_index: dict[int, dict[str, Any]] = {}
@@ -193,25 +198,31 @@ def run_tests(
 
 
 def judge(source: str, tests: Sequence[TestSpec], *, sandbox: Sandbox | None = None, limits: Limits | None = None,
-          seed: int = 0) -> TestRun:
+          seed: int = 0, entry_point: str | None = None) -> TestRun:
     """:func:`run_tests`, retried once when the sandbox itself failed: the one retry policy.
 
     A fault of the infrastructure must not cost the agent; a second fault in a row is reported
     (``infra_error``) and never scored. The environment, the graders and the task validators
     all judge programs through this function.
     """
-    run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed)
+    run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed, entry_point=entry_point)
     if run.infra_error:
-        run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed)
+        run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed, entry_point=entry_point)
     return run
 
 
 def tally_runs(task: Any, visible: TestRun, hidden: TestRun) -> TestTally:
-    """Tally a graded program by the task's stored test roles (visible run, then hidden run)."""
+    """Tally a graded program by the task's stored test roles (visible run, then hidden run).
+
+    Tests whose expected value is fixed by their shape (``bool(...) -> True``) count for
+    resolution but earn no partial credit (see :mod:`tracefix_rl.scoring`).
+    """
     from tracefix_rl.scoring import TestTally
 
-    outcomes = [(spec.role, False, r.passed) for spec, r in zip(task.tests, visible.results, strict=True)]
-    outcomes += [(spec.role, True, r.passed) for spec, r in zip(task.hidden_tests, hidden.results, strict=True)]
+    outcomes = []
+    for specs, run, is_hidden in ((task.tests, visible, False), (task.hidden_tests, hidden, True)):
+        for spec, result in zip(specs, run.results, strict=True):
+            outcomes.append((spec.role, is_hidden, result.passed, not fixed_expectation(spec, task.entry_point)))
     return TestTally.from_outcomes(outcomes)
 
 

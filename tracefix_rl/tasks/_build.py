@@ -197,9 +197,9 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         def check(p: ReferenceProgram) -> Verdict:
-            verdict = check_reference(p.reference, p.tests, p.hidden_tests)
+            verdict = check_reference(p.reference, p.tests, p.hidden_tests, entry_point=p.entry_point)
             if verdict.ok and verdict.duration_ms > SLOW_REFERENCE_MS:  # a cold pool slot, or truly slow?
-                verdict = check_reference(p.reference, p.tests, p.hidden_tests)
+                verdict = check_reference(p.reference, p.tests, p.hidden_tests, entry_point=p.entry_point)
             return verdict
 
         verdicts = list(pool.map(check, programs))

@@ -10,8 +10,10 @@ candidate* (a mutant, an imported buggy program) is valid when:
 4. it fails at least one visible test (so the agent can see the bug; importers relax this,
    ``require_visible_failure=False``), and
 5. its hidden tests catch a hard-coder: at least one hidden test fails on an *input* that no
-   visible test uses (:func:`input_key`), so a program that special-cases the visible tests'
-   inputs still fails a hidden test (``hidden_misses_hardcoding`` otherwise).
+   visible test uses (:func:`~tracefix_rl.tasks._model.input_key`) and compares a value the program must compute (not a
+   :func:`~tracefix_rl.tasks._model.fixed_expectation` such as ``bool(...) -> True``), so a program that special-cases
+   the visible tests' inputs, or reports ``True`` for every test, still fails a hidden test
+   (``hidden_misses_hardcoding`` otherwise).
 
 Every check after (2) is one sandbox job over all tests. Results are plain data so the
 difficulty rating and the test roles (:meth:`Verdict.failing_tests`: FAIL_TO_PASS are the
@@ -20,19 +22,16 @@ tests the candidate fails) reuse them without re-running anything.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracefix_rl import _ast
-from tracefix_rl._values import canonical
-from tracefix_rl.tasks._model import Task, TestSpec
+from tracefix_rl.tasks._model import Task, TestSpec, fixed_expectation, input_key
 from tracefix_rl.tasks._mutate import normalized
 
 __all__ = ["HINT_PATTERN", "VALIDATION_LIMITS", "Verdict", "check_reference", "check_task", "has_hint",
-           "hidden_catches_hardcoding", "input_key", "validate_candidate"]
+           "hidden_catches_hardcoding", "validate_candidate"]
 
 #: Words that would give the bug away if they appeared in a program shown to the agent.
 HINT_PATTERN = re.compile(r"(?i)\b(bug|buggy|fixme|todo|xxx)\b")
@@ -89,41 +88,37 @@ class Verdict:
                 "failing_line": self.failing_line, "detail": self.detail}
 
 
-def input_key(test: TestSpec, entry_point: str | None = None) -> str:
-    """What a hard-coder would key on: the test's input, as the visible listing shows it.
-
-    When the test calls ``entry_point`` with literal arguments and no setup, the key is the
-    canonical encoding of the argument values (``f([1, 2])`` and ``f([1,2])`` share a key);
-    otherwise it is the normalised source of the setup and the call.
-    """
-    from tracefix_rl.tasks._probes import entry_call
-
-    found = entry_call(test, entry_point) if entry_point else None
-    if found is not None and not test.setup:
-        try:
-            return "value:" + canonical(_ast.literal_eval(found[0]))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            pass
-    parts = []
-    for code in (test.setup, test.call):
-        try:
-            parts.append(ast.unparse(_ast.parse(code)) if code else "")
-        except SyntaxError:
-            parts.append(code)
-    return "source:" + "\n".join(parts)
-
-
 def hidden_catches_hardcoding(tests: Sequence[TestSpec], hidden: Sequence[TestSpec], failing: set[str],
                               entry_point: str | None = None) -> bool:
-    """Whether some hidden test in ``failing`` (a FAIL_TO_PASS test) uses an input no visible test uses."""
+    """Whether some hidden test in ``failing`` (a FAIL_TO_PASS test) uses an input no visible test
+    uses and compares a value the program must compute (not a :func:`~tracefix_rl.tasks._model.fixed_expectation`)."""
     seen = {input_key(t, entry_point) for t in tests}
-    return any(t.name in failing and input_key(t, entry_point) not in seen for t in hidden)
+    return any(t.name in failing and input_key(t, entry_point) not in seen and not fixed_expectation(t, entry_point)
+               for t in hidden)
 
 
-def _run(source: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], limits: Any) -> Any:
+def _run(source: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], limits: Any, *,
+         entry_point: str | None = None, settle: bool = False) -> Any:
+    """One job over every test. With ``settle`` (candidates allowed to hang), tests a hang left
+    unrun get jobs of their own, so every test has its own status: a test's role must not
+    depend on the test that happened to run before it."""
     from tracefix_rl.env._testing import judge
 
-    return judge(source, list(tests) + list(hidden), limits=limits)
+    specs = list(tests) + list(hidden)
+    run = judge(source, specs, limits=limits, entry_point=entry_point)
+    for _ in range(len(specs) if settle else 0):  # each round settles at least the first unrun test
+        if run.infra_error:
+            break
+        unrun = [i for i, r in enumerate(run.results) if r.status == "not_run"]
+        if not unrun or run.syntax_error is not None or run.module_error is not None:
+            break
+        rest = judge(source, [specs[i] for i in unrun], limits=limits, entry_point=entry_point)
+        if rest.infra_error or all(r.status == "not_run" for r in rest.results):
+            break
+        for i, result in zip(unrun, rest.results, strict=True):
+            run.results[i] = result
+        run.outcome = rest.outcome if rest.outcome.value != "ok" else run.outcome
+    return run
 
 
 def _statuses(run: Any, n_visible: int) -> tuple[list[str], list[str], list[int | None]]:
@@ -132,7 +127,7 @@ def _statuses(run: Any, n_visible: int) -> tuple[list[str], list[str], list[int 
 
 
 def check_reference(source: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], *,
-                    limits: Any = None) -> Verdict:
+                    limits: Any = None, entry_point: str | None = None) -> Verdict:
     """Validate a reference program: it must parse and pass every test.
 
     Uses generous limits (the defaults of :class:`~tracefix_rl.sandbox.Limits`) so a correct
@@ -142,7 +137,7 @@ def check_reference(source: str, tests: Sequence[TestSpec], hidden: Sequence[Tes
         return Verdict(False, "syntax", detail="the reference does not parse")
     from tracefix_rl.sandbox import Limits
 
-    run = _run(source, tests, hidden, limits or Limits())
+    run = _run(source, tests, hidden, limits or Limits(), entry_point=entry_point)
     visible, hid, lines = _statuses(run, len(tests))
     if run.infra_error:
         return Verdict(False, "infra_error", visible, hid, lines, detail=run.detail)
@@ -158,7 +153,7 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
                        require_visible_failure: bool = True) -> Verdict:
     """Validate a bug candidate against the reference's tests (see the module docstring).
 
-    ``entry_point`` lets :func:`input_key` compare inputs by value; without it, by source.
+    ``entry_point`` lets :func:`~tracefix_rl.tasks._model.input_key` compare inputs by value; without it, by source.
     """
     norm = normalized(candidate)
     if norm is None:
@@ -167,7 +162,7 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
         return Verdict(False, "hint", detail="the candidate contains a hint word")
     if norm == normalized(reference):
         return Verdict(False, "same_as_reference")
-    run = _run(candidate, tests, hidden, limits or _limits())
+    run = _run(candidate, tests, hidden, limits or _limits(), entry_point=entry_point, settle=allow_hang)
     visible, hid, lines = _statuses(run, len(tests))
     base = {"visible": visible, "hidden": hid, "lines": lines, "failing_line": run.failing_line,
             "duration_ms": run.duration_ms}
@@ -203,7 +198,7 @@ def check_task(task: Task) -> list[str]:
     is held to the generated tasks' rules.
     """
     problems = []
-    ref = check_reference(task.reference, task.tests, task.hidden_tests)
+    ref = check_reference(task.reference, task.tests, task.hidden_tests, entry_point=task.entry_point)
     if not ref.ok:
         problems.append(f"reference: {ref.reason} {ref.detail}".strip())
     strict = task.provenance.get("generator") != "import"

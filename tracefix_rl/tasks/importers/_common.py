@@ -22,6 +22,7 @@ check), with the candidate's name replaced by the entry point:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import io
 import math
@@ -33,13 +34,12 @@ from typing import Any
 
 from tracefix_rl import _ast
 from tracefix_rl.tasks._difficulty import rate, simple_repair_finds
-from tracefix_rl.tasks._model import Task, TestSpec
+from tracefix_rl.tasks._model import Task, TestSpec, input_key
 from tracefix_rl.tasks._validate import (
     HINT_PATTERN,
     check_reference,
     has_hint,
     hidden_catches_hardcoding,
-    input_key,
     validate_candidate,
 )
 
@@ -217,28 +217,55 @@ def doctest_tests(prompt: str, entry_point: str, prefix: str) -> list[TestSpec]:
     return tests
 
 
-def fit_tests(reference: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec]
-              ) -> tuple[list[TestSpec], list[TestSpec], str]:
-    """Check ``reference`` against the tests; value tests it fails only through the type-strict
-    comparison become ``bool`` tests. Returns the tests and ``""``, or a reason on failure."""
-    verdict = check_reference(reference, tests, hidden)
+def fit_tests(reference: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], *,
+              entry_point: str | None = None) -> tuple[list[TestSpec], list[TestSpec], str]:
+    """Check ``reference`` against the tests, loosening only what Python's ``==`` would accept.
+
+    A value test the reference fails only through the type-strict comparison is loosened in
+    two steps: first to a numeric comparison in the environment (``approx``: ``2 == 2.0``),
+    which keeps the verdict outside the sandbox; what still fails becomes a ``bool`` test
+    (the comparison then runs in the sandbox, as the benchmark's assert did). Returns the
+    tests and ``""``, or a reason on failure.
+    """
+    verdict = check_reference(reference, tests, hidden, entry_point=entry_point)
     if verdict.ok:
         return list(tests), list(hidden), ""
     if verdict.reason != "fails_own_tests":
         return list(tests), list(hidden), f"{verdict.reason}: {verdict.detail}"
-    statuses = verdict.visible + verdict.hidden
     first_detail = verdict.detail
-    fixed = []
-    for spec, status in zip(list(tests) + list(hidden), statuses, strict=True):
-        if status == "failed" and spec.expected is not None and not spec.call.startswith("bool("):
-            spec = TestSpec(name=spec.name, call=f"bool(({spec.call}) == {spec.expected})", expected="True",
-                            setup=spec.setup)
-        fixed.append(spec)
-    tests, hidden = fixed[: len(tests)], fixed[len(tests):]
-    verdict = check_reference(reference, tests, hidden)
-    if not verdict.ok:
-        return tests, hidden, f"the reference fails its own tests: {first_detail}"
-    return tests, hidden, ""
+    n = len(tests)
+    specs = list(tests) + list(hidden)
+    for loosen in (_as_numeric, _as_bool):
+        statuses = verdict.visible + verdict.hidden
+        specs = [loosen(spec) if status == "failed" else spec for spec, status in zip(specs, statuses, strict=True)]
+        verdict = check_reference(reference, specs[:n], specs[n:], entry_point=entry_point)
+        if verdict.ok:
+            return specs[:n], specs[n:], ""
+    return specs[:n], specs[n:], f"the reference fails its own tests: {first_detail}"
+
+
+def _as_numeric(spec: TestSpec) -> TestSpec:
+    if spec.expected is None or spec.approx or spec.call.startswith("bool("):
+        return spec
+    try:
+        numeric = _has_number(_ast.literal_eval(spec.expected))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        numeric = False
+    return dataclasses.replace(spec, approx=True) if numeric else spec
+
+
+def _as_bool(spec: TestSpec) -> TestSpec:
+    if spec.expected is None or spec.call.startswith("bool("):
+        return spec
+    return TestSpec(name=spec.name, call=f"bool(({spec.call}) == {spec.expected})", expected="True", setup=spec.setup)
+
+
+def _has_number(value: Any) -> bool:
+    if type(value) in (int, float):
+        return True
+    if isinstance(value, list | tuple):
+        return bool(value) and all(_has_number(v) for v in value)
+    return False
 
 
 def finish_task(*, name: str, entry_point: str, description: str, reference: str, buggy: str,
@@ -256,7 +283,7 @@ def finish_task(*, name: str, entry_point: str, description: str, reference: str
     """
     buggy = strip_hint_comments(buggy)
     reference = strip_hint_comments(reference)
-    tests, hidden, problem = fit_tests(reference, tests, hidden)
+    tests, hidden, problem = fit_tests(reference, tests, hidden, entry_point=entry_point)
     if problem:
         return None, problem
     verdict = validate_candidate(reference, buggy, tests, hidden, allow_hang=True, require_visible_failure=False,
