@@ -31,7 +31,7 @@ from tracefix_rl.tasks._model import Task, TestSpec, fixed_expectation, input_ke
 from tracefix_rl.tasks._mutate import normalized
 
 __all__ = ["HINT_PATTERN", "VALIDATION_LIMITS", "Verdict", "check_reference", "check_task", "has_hint",
-           "hidden_catches_hardcoding", "validate_candidate"]
+           "hidden_catches_hardcoding", "probe_catches_hardcoding", "validate_candidate"]
 
 #: Words that would give the bug away if they appeared in a program shown to the agent.
 HINT_PATTERN = re.compile(r"(?i)\b(bug|buggy|fixme|todo|xxx)\b")
@@ -182,9 +182,37 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
     if all(s == "passed" for s in hid):
         return Verdict(False, "passes_hidden", **base)
     failing = {t.name for t, st in zip(list(tests) + list(hidden), visible + hid, strict=True) if st != "passed"}
-    if not hidden_catches_hardcoding(tests, hidden, failing, entry_point):
+    if not hidden_catches_hardcoding(tests, hidden, failing, entry_point) or not probe_catches_hardcoding(
+            reference, candidate, tests, hidden, failing, entry_point=entry_point, limits=limits or _limits()):
         return Verdict(False, "hidden_misses_hardcoding", **base)
     return Verdict(True, "ok", **base)
+
+
+def probe_catches_hardcoding(reference: str, candidate: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec],
+                             failing: set[str], *, entry_point: str | None, limits: Any = None) -> bool:
+    """Run the hard-coder probe (:func:`~tracefix_rl.tasks._probes.hardcode_program`) on the hidden
+    tests: true when it still fails a hidden FAIL_TO_PASS test that compares a computed value.
+
+    Inputs that differ from the visible ones are not always enough: when the bug is in a base
+    case that the visible inputs exercise (``fib(1)``), special-casing them repairs every
+    larger input through the recursion, and no hidden test can tell that from the fix. Tasks
+    without a function entry point (no probe) pass this check on the static rule alone.
+    """
+    from tracefix_rl.env._testing import judge
+    from tracefix_rl.tasks._probes import hardcode_program
+
+    if not entry_point:
+        return True
+    probe = hardcode_program(Task(name="candidate", difficulty="medium", entry_point=entry_point, description="",
+                                  reference=reference, buggy=candidate, tests=tuple(tests),
+                                  hidden_tests=tuple(hidden)))
+    if probe is None:
+        return True
+    run = judge(probe, hidden, limits=limits or _limits(), entry_point=entry_point)
+    if run.infra_error:
+        return False
+    return any(not r.passed and t.name in failing and not fixed_expectation(t, entry_point)
+               for t, r in zip(hidden, run.results, strict=True))
 
 
 def check_task(task: Task) -> list[str]:
