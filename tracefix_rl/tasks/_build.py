@@ -29,11 +29,11 @@ from typing import Any
 
 from tracefix_rl.tasks._corpus import ReferenceProgram
 from tracefix_rl.tasks._difficulty import rate_mutant
-from tracefix_rl.tasks._model import Task
+from tracefix_rl.tasks._model import Task, fixed_expectation, input_key
 from tracefix_rl.tasks._mutate import Mutant, sample_mutants
 from tracefix_rl.tasks._validate import Verdict, check_reference, validate_candidate
 
-__all__ = ["BuildReport", "build_tasks", "describe_mutations", "program_seed", "task_from_mutant"]
+__all__ = ["BuildReport", "build_tasks", "can_catch_hardcoding", "describe_mutations", "program_seed", "task_from_mutant"]
 
 log = logging.getLogger("tracefix_rl.tasks.build")
 
@@ -47,6 +47,17 @@ def program_seed(key: str, seed: int) -> int:
     return int(hashlib.sha256(f"{key}:{seed}".encode()).hexdigest()[:16], 16)
 
 
+def can_catch_hardcoding(program: ReferenceProgram) -> bool:
+    """Whether any mutant of ``program`` could pass the validator's hard-coding rule: some hidden
+    test uses an input no visible test uses and compares a value the program computes.
+
+    Programs without one would spend the whole build validating mutants that are all rejected.
+    """
+    seen = {input_key(t, program.entry_point) for t in program.tests}
+    return any(input_key(t, program.entry_point) not in seen and not fixed_expectation(t, program.entry_point)
+               for t in program.hidden_tests)
+
+
 def describe_mutations(mutant: Mutant) -> str:
     """A one-line, human-readable summary of the planted bugs (kept out of observations)."""
     return "; ".join(f"line {m.line}: {m.note} ({m.operator})" for m in mutant.mutations)
@@ -54,16 +65,18 @@ def describe_mutations(mutant: Mutant) -> str:
 
 def task_from_mutant(program: ReferenceProgram, mutant: Mutant, verdict: Verdict, *, name: str,
                      provenance: dict[str, Any] | None = None) -> Task:
-    """The task for a validated mutant: tier from the rating, provenance with every detail."""
+    """The task for a validated mutant: tier from the rating, provenance with every detail, and
+    the test roles from the validation run (FAIL_TO_PASS: the tests the mutant fails)."""
     rating = rate_mutant(mutant, program.reference, verdict)
     prov = {"generator": "mutation", "program": program.name, "origin": program.origin,
             "category": program.category, "operators": list(mutant.operators),
             "mutations": [m.to_dict() for m in mutant.mutations], "rating": rating.to_dict(),
             "failing_visible": [i for i, s in enumerate(verdict.visible) if s != "passed"]}
     prov.update(provenance or {})
-    return program.task(name=name, buggy=mutant.source, difficulty=rating.tier,
+    task = program.task(name=name, buggy=mutant.source, difficulty=rating.tier,
                         bug_type="+".join(mutant.operators), bug_description=describe_mutations(mutant),
                         provenance=prov)
+    return task.with_roles(verdict.failing_tests(task.tests, task.hidden_tests))
 
 
 @dataclass
@@ -162,7 +175,8 @@ class _ProgramStream:
             budget -= 1
             self.candidates += 1
             p = self.program
-            verdict = validate_candidate(p.reference, mutant.source, p.tests, p.hidden_tests)
+            verdict = validate_candidate(p.reference, mutant.source, p.tests, p.hidden_tests,
+                                         entry_point=p.entry_point)
             if not verdict.ok:
                 self.rejected[verdict.reason] += 1
                 continue
@@ -194,9 +208,9 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         def check(p: ReferenceProgram) -> Verdict:
-            verdict = check_reference(p.reference, p.tests, p.hidden_tests)
+            verdict = check_reference(p.reference, p.tests, p.hidden_tests, entry_point=p.entry_point)
             if verdict.ok and verdict.duration_ms > SLOW_REFERENCE_MS:  # a cold pool slot, or truly slow?
-                verdict = check_reference(p.reference, p.tests, p.hidden_tests)
+                verdict = check_reference(p.reference, p.tests, p.hidden_tests, entry_point=p.entry_point)
             return verdict
 
         verdicts = list(pool.map(check, programs))
@@ -204,6 +218,9 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
         for program, verdict in zip(programs, verdicts, strict=True):
             if not verdict.ok:
                 report.skipped_programs.append((program.name, f"{verdict.reason}: {verdict.detail}"[:200]))
+            elif not can_catch_hardcoding(program):
+                report.skipped_programs.append((program.name, "no hidden test can catch a hard-coder: each repeats "
+                                                              "a visible input or is decided inside the sandbox"))
             elif verdict.duration_ms > SLOW_REFERENCE_MS:
                 report.skipped_programs.append((program.name, f"slow: its tests take {verdict.duration_ms:.0f} ms"))
             else:

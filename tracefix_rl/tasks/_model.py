@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tracefix_rl import _ast
+from tracefix_rl._values import canonical
 
-__all__ = ["DIFFICULTIES", "Difficulty", "Task", "TestSpec"]
+__all__ = ["DIFFICULTIES", "FAIL_TO_PASS", "PASS_TO_PASS", "ROLES", "Difficulty", "Role", "Task", "TestSpec", "entry_call",
+           "fixed_expectation", "input_key"]
 
 Difficulty = Literal["easy", "medium", "hard"]
 DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
+
+Role = Literal["fail_to_pass", "pass_to_pass"]
+FAIL_TO_PASS: Role = "fail_to_pass"
+PASS_TO_PASS: Role = "pass_to_pass"
+ROLES: tuple[Role, ...] = (FAIL_TO_PASS, PASS_TO_PASS)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,11 @@ class TestSpec:
 
     Exactly one of ``expected`` (a Python literal, as text) and ``raises`` (an exception class
     name) is set. ``approx`` compares numbers with :func:`math.isclose`.
+
+    ``role`` is the test's part in grading, as in SWE-bench: ``fail_to_pass`` (the buggy
+    program fails it, the reference passes it: it shows the bug) or ``pass_to_pass`` (both
+    pass it: it guards against regressions). It is computed once, when the task is validated,
+    and stored with the task; ``None`` only on tasks that were never validated.
     """
 
     name: str
@@ -29,6 +42,7 @@ class TestSpec:
     raises: str | None = None
     setup: str = ""
     approx: bool = False
+    role: Role | None = None
 
     def expected_value(self) -> Any:
         """The expected value, parsed from its literal text."""
@@ -60,6 +74,8 @@ class TestSpec:
             d["setup"] = self.setup
         if self.approx:
             d["approx"] = True
+        if self.role is not None:
+            d["role"] = self.role
         return d
 
 
@@ -89,6 +105,22 @@ class Task:
     def all_tests(self) -> tuple[TestSpec, ...]:
         """Visible tests followed by hidden tests (what SUBMIT runs)."""
         return self.tests + self.hidden_tests
+
+    @property
+    def has_roles(self) -> bool:
+        """Whether every test carries its FAIL_TO_PASS / PASS_TO_PASS role (a validated task)."""
+        return all(t.role is not None for t in self.all_tests)
+
+    def with_roles(self, failing: set[str]) -> Task:
+        """A copy whose tests are FAIL_TO_PASS when named in ``failing`` (tests the buggy program
+        fails), PASS_TO_PASS otherwise. Called by the validators, never by grading."""
+        import dataclasses
+
+        def assign(tests: tuple[TestSpec, ...]) -> tuple[TestSpec, ...]:
+            return tuple(dataclasses.replace(t, role=FAIL_TO_PASS if t.name in failing else PASS_TO_PASS)
+                         for t in tests)
+
+        return dataclasses.replace(self, tests=assign(self.tests), hidden_tests=assign(self.hidden_tests))
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain data (the task-pack record)."""
@@ -157,6 +189,61 @@ class Task:
             raise TaskError(f"task {name!r} is missing field {exc.args[0]!r}") from None
 
 
+def entry_call(test: TestSpec, entry_point: str) -> tuple[str, bool] | None:
+    """The argument text ``"((a, b), {'k': v})"`` of the test's first call of ``entry_point``.
+
+    The flag says whether that call is the whole test expression (so its value is the
+    expected value). ``None`` when the test never calls the entry point by name, or passes
+    ``*args``/``**kwargs``.
+    """
+    try:
+        tree = _ast.parse(test.call, mode="eval")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point:
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                return None
+            args = "".join(ast.unparse(a) + ", " for a in node.args)
+            kwargs = ", ".join(f"{k.arg!r}: {ast.unparse(k.value)}" for k in node.keywords)
+            return f"(({args}), {{{kwargs}}})", node is tree.body
+    return None
+
+
+def input_key(test: TestSpec, entry_point: str | None = None) -> str:
+    """What a hard-coder would key on: the test's input, as the visible listing shows it.
+
+    When the test calls ``entry_point`` with literal arguments and no setup, the key is the
+    canonical encoding of the argument values (``f([1, 2])`` and ``f([1,2])`` share a key);
+    otherwise it is the normalised source of the setup and the call.
+    """
+    found = entry_call(test, entry_point) if entry_point else None
+    if found is not None and not test.setup:
+        try:
+            return "value:" + canonical(_ast.literal_eval(found[0]))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+    parts = []
+    for code in (test.setup, test.call):
+        try:
+            parts.append(ast.unparse(_ast.parse(code)) if code else "")
+        except SyntaxError:
+            parts.append(code)
+    return "source:" + "\n".join(parts)
+
+
+def fixed_expectation(test: TestSpec, entry_point: str | None = None) -> bool:
+    """Whether the test's expected value is fixed by its shape, not computed by the program.
+
+    ``bool(...)`` tests expect ``True`` and whole-``check(f)`` tests expect ``None`` whatever the
+    input: their verdict is reached inside the sandbox, so a program that subverts the harness
+    (or reports ``True`` for every such test) passes them. Only tests that compare a value the
+    program computes, outside the sandbox, can prove a fix.
+    """
+    found = entry_call(test, entry_point) if entry_point else None
+    return test.expected in ("True", "None") and not (found is not None and found[1])
+
+
 def _program(text: str) -> str:
     text = text.strip("\n")
     return text + "\n"
@@ -176,5 +263,8 @@ def _test_from_dict(task: str, d: dict[str, Any]) -> TestSpec:
             _ast.literal_eval(expected)
         except (ValueError, SyntaxError) as exc:
             raise TaskError(f"task {task!r}, test {d['name']!r}: expected is not a Python literal: {exc}") from None
+    role = d.get("role")
+    if role is not None and role not in ROLES:
+        raise TaskError(f"task {task!r}, test {d['name']!r}: role must be one of {ROLES}, got {role!r}")
     return TestSpec(name=str(d["name"]), call=str(d["call"]), expected=expected, raises=raises,
-                    setup=str(d.get("setup", "")), approx=bool(d.get("approx", False)))
+                    setup=str(d.get("setup", "")), approx=bool(d.get("approx", False)), role=role)
