@@ -35,6 +35,33 @@ def measure(fn: Callable[[], Any], *, repeat: int, warmup: int = 5) -> dict[str,
             "n": len(samples)}
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def latency(job: Callable[[], None], n: int, warmup: int, gap_s: float = 0.0) -> list[float]:
+    """Milliseconds per call of ``job`` (one caller), warm-up excluded; ``gap_s`` between calls."""
+    for _ in range(warmup):
+        job()
+    samples = []
+    for _ in range(n):
+        if gap_s:
+            time.sleep(gap_s)
+        started = time.perf_counter()
+        job()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def save_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented JSON to ``path`` (creating its directory) and say so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    print(f"wrote {path}")
+
+
 def emit(name: str, rows: list[dict[str, Any]], extra: dict[str, Any], json_path: str | None) -> None:
     """Print ``rows`` as a table and write them (with machine details) as JSON."""
     from rich.console import Console

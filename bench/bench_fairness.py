@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import os
 import platform
 import statistics
@@ -35,6 +34,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import percentile, save_json  # the bench directory is the script's own
 
 
 def _setup_path(argv: list[str] | None) -> None:
@@ -58,12 +59,6 @@ HOSTILE = {
         "    spin()\n"
     ),
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 class Runner:
@@ -217,9 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "callers": callers,
     }
     _print(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    save_json(args.json, result)
     return result
 
 

@@ -37,18 +37,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import latency, percentile, save_json  # noqa: E402
+
 from tracefix_rl.sandbox import Limits, Outcome  # noqa: E402
 from tracefix_rl.sandbox._forkserver import ForkServerSandbox  # noqa: E402
 from tracefix_rl.sandbox._subprocess import SubprocessSandbox  # noqa: E402
 from tracefix_rl.tasks import get_task  # noqa: E402
 
 TASK = "binary_search_off_by_one"
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def make_sandbox_job(sandbox: Any, payload: dict[str, Any]) -> Callable[[], None]:
@@ -108,20 +104,6 @@ def make_fresh_interpreter_job(payload: dict[str, Any]) -> Callable[[], None]:
             raise RuntimeError(proc.stderr.decode()[-500:])
 
     return job
-
-
-def latency(job: Callable[[], None], n: int, warmup: int, gap_s: float = 0.0) -> list[float]:
-    """Milliseconds per call of ``job`` (one caller), warm-up excluded."""
-    for _ in range(warmup):
-        job()
-    samples = []
-    for _ in range(n):
-        if gap_s:
-            time.sleep(gap_s)
-        started = time.perf_counter()
-        job()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
 
 
 def throughput(job: Callable[[], None], n_per_caller: int, callers: int = 2) -> float:
@@ -208,9 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "forkserver_runs_per_minute_2_callers": base["throughput_2_callers_per_s"] * 60,
     }
     _print_table(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    save_json(args.json, result)
     return result
 
 

@@ -25,11 +25,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _common import save_json
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _PROBE = r"""
-import json, statistics, sys, time
-sys.path.insert(0, sys.argv[1])
+import json, statistics, sys
+sys.path[:0] = [sys.argv[1], sys.argv[3]]  # tracefix_rl from the checkout under test, _common from here
+from _common import latency, percentile
 from tracefix_rl.sandbox import Limits, Outcome
 from tracefix_rl.sandbox._forkserver import ForkServerSandbox
 from tracefix_rl.tasks import get_task
@@ -42,25 +45,17 @@ with ForkServerSandbox(workers=2) as sb:
     def job():
         ex = sb.execute("tests", payload, Limits())
         assert ex.outcome is Outcome.OK and sum(r.get("kind") == "test" for r in ex.records) == 4, ex
-    for _ in range(30):
-        job()
     for name, gap in (("back_to_back", 0.0), ("gap_5ms", 0.005)):
-        samples = []
-        for _ in range(n):
-            if gap:
-                time.sleep(gap)
-            t = time.perf_counter()
-            job()
-            samples.append((time.perf_counter() - t) * 1000)
-        samples.sort()
-        out[name] = {"p50_ms": statistics.median(samples), "p99_ms": samples[int(0.99 * (len(samples) - 1))]}
+        samples = latency(job, n, warmup=30, gap_s=gap)
+        out[name] = {"p50_ms": statistics.median(samples), "p99_ms": percentile(samples, 0.99)}
     out["isolation"] = sb.isolation
 print(json.dumps(out))
 """
 
 
 def _round(code: Path, jobs: int) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-c", _PROBE, str(code), str(jobs)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(code), str(jobs), str(ROOT / "bench")],
+                          capture_output=True, text=True,
                           timeout=600, cwd="/", env={**os.environ, "PYTHONPATH": str(code)})
     if proc.returncode != 0:
         raise RuntimeError(f"probe of {code} failed:\n{proc.stderr[-3000:]}")
@@ -108,9 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{mode}: this {row['this_p50_ms']:.2f} ms ({row['this_isolation']}), baseline "
               f"{row['baseline_p50_ms']:.2f} ms ({row['baseline_isolation']}): p50 ratio {row['p50_ratio']:.3f}; "
               f"p99 {row['this_p99_ms']:.2f} vs {row['baseline_p99_ms']:.2f} ms")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    save_json(args.json, result)
     return result
 
 
