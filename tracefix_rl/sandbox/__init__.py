@@ -5,7 +5,7 @@ Public surface: the :class:`Sandbox` protocol, :class:`Limits`, :class:`Executio
 supports, and :func:`describe_isolation`, which says what the kernel offers and what was chosen.
 
 Selection (first that works): the fork-server pool with Landlock + seccomp (plus a per-slot
-uid when root). There is no silent downgrade: without Landlock and seccomp,
+uid when root, and private namespaces with an empty root where the kernel allows them). There is no silent downgrade: without Landlock and seccomp,
 :func:`get_sandbox` raises :class:`~tracefix_rl.errors.SandboxStartError` unless unconfined
 execution was explicitly allowed, with ``allow_unsandboxed=True`` or the environment variable
 ``TRACEFIX_ALLOW_UNSANDBOXED=1``; then it uses :class:`SubprocessSandbox` and logs a warning.

@@ -131,7 +131,7 @@ class Sandbox(Protocol):
 
     @property
     def isolation(self) -> str:
-        """Name of the active isolation level, e.g. ``"forkserver+landlock+seccomp+uid"``."""
+        """Name of the active isolation level, e.g. ``"forkserver+landlock+seccomp+uid+ns"``."""
         ...
 
     def execute(self, driver: str, payload: dict[str, Any], limits: Limits, *,
@@ -140,8 +140,8 @@ class Sandbox(Protocol):
 
         ``owner`` names who the job is for (the environment passes one id per environment, i.e.
         per session). Executors that queue jobs serve owners fairly (an owner holding fewer
-        workers goes first) and each owner's jobs first come, first served; ``None`` is one
-        anonymous owner.
+        workers, then one served less recently, goes first) and each owner's jobs first come,
+        first served; ``None`` is one anonymous owner.
         """
         ...
 

@@ -1,4 +1,5 @@
-"""Kernel confinement primitives, via raw syscalls through ctypes: prctl, Landlock, seccomp.
+"""Kernel confinement primitives, via raw syscalls through ctypes: prctl, namespaces and mounts,
+Landlock, seccomp.
 
 Everything here is x86_64 Linux specific where syscall numbers matter; on other machines the
 probes report the feature as unavailable instead of guessing numbers. Nothing in this module
@@ -149,7 +150,7 @@ def enter_private_root(mountpoint: str, *, user: bool) -> list[str]:
     """
     uid, gid = os.getuid(), os.getgid()
     flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP
-    _check(_libc.unshare(flags | (CLONE_NEWUSER if user else 0)), "unshare")
+    unshare(flags | (CLONE_NEWUSER if user else 0))
     names = ["mount", "ipc", "uts", "net", "cgroup"]
     if user:
         names.insert(0, "user")

@@ -9,9 +9,10 @@ long-running jobs and cleans up. A server that dies or stops answering is killed
 restarted transparently; the job that was in flight reports :attr:`Outcome.INFRA_ERROR`
 (never a pass or a failure).
 
-Callers wait for a worker in a :class:`_Scheduler`: a freed worker is handed straight to the
-waiting caller whose owner (session) holds the fewest workers, the earliest arrival among
-those, so no caller can overtake a waiting one and no session can crowd out the others.
+Callers wait for a worker in a :class:`_Scheduler`: a freed worker is handed straight to a
+waiting caller of the owner (session) that holds the fewest workers and was served least
+recently, its earliest arrival first, so no caller can overtake a waiting one and no session
+can crowd out the others.
 """
 
 from __future__ import annotations
@@ -231,7 +232,15 @@ class _Scheduler:
                 return self._idle.popleft()
             ticket = _Ticket(owner)
             self._waiting.append(ticket)
-        ticket.event.wait()
+        try:
+            ticket.event.wait()
+        except BaseException:  # interrupted while waiting: leave the queue, pass on a worker
+            with self._lock:
+                if ticket.worker is None:
+                    self._waiting.remove(ticket)
+                    raise
+            self.release(ticket.worker, owner)
+            raise
         assert ticket.worker is not None
         return ticket.worker
 
@@ -251,11 +260,6 @@ class _Scheduler:
             self._grant(ticket.owner)
             ticket.worker = worker
         ticket.event.set()
-
-    def waiting(self) -> int:
-        """Number of callers waiting for a worker (diagnostics)."""
-        with self._lock:
-            return len(self._waiting)
 
 
 class ForkServerSandbox:
@@ -312,8 +316,8 @@ class ForkServerSandbox:
                 owner: str | None = None) -> Execution:
         """Run one job; see :class:`tracefix_rl.sandbox.Sandbox`.
 
-        Waits for a worker in the pool's scheduler: first come, first served, and an owner that
-        holds fewer workers goes before one that holds more.
+        Waits for a worker in the pool's scheduler: an owner that holds fewer workers, then one
+        served less recently, goes first; each owner's calls are served first come, first served.
         """
         if driver not in DRIVERS:
             raise SandboxError(f"unknown driver {driver!r}; known: {sorted(DRIVERS)}")
