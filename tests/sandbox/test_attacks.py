@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -879,20 +880,21 @@ def test_replay_does_not_depend_on_host_files(tmp_path: Path, sandbox: Any) -> N
 
     skip_without_private_root(sandbox)
     public = Path(tempfile.mkdtemp(prefix="tracefix-replay-", dir="/tmp"))
-    os.chmod(public, 0o755)  # a path any uid could see on the host
-    marker = public / "present-at-record-time"
-    marker.write_text("x")
-    db = tmp_path / "t.sqlite3"
-    recorder = SQLiteRecorder(db)
-    env = TraceFixEnvironment(EnvConfig(max_steps=5), recorder=recorder)
-    obs = env.reset(task_name="binary_search_off_by_one", seed=1)
-    probe = f"import os\nprint('host path exists:', os.path.exists({str(marker)!r}))\n"
-    obs = rewrite(env, obs, probe + get_task("binary_search_off_by_one").buggy)
-    obs = env.step(CodeAction(action_type="RUN_TESTS"))
-    assert "host path exists: False" in obs.last_execution_output
-    recorder.close()
-    marker.unlink()
-    public.rmdir()
+    try:
+        os.chmod(public, 0o755)  # a path any uid could see on the host
+        marker = public / "present-at-record-time"
+        marker.write_text("x")
+        db = tmp_path / "t.sqlite3"
+        recorder = SQLiteRecorder(db)
+        env = TraceFixEnvironment(EnvConfig(max_steps=5), recorder=recorder)
+        obs = env.reset(task_name="binary_search_off_by_one", seed=1)
+        probe = f"import os\nprint('host path exists:', os.path.exists({str(marker)!r}))\n"
+        obs = rewrite(env, obs, probe + get_task("binary_search_off_by_one").buggy)
+        obs = env.step(CodeAction(action_type="RUN_TESTS"))
+        assert "host path exists: False" in obs.last_execution_output
+        recorder.close()
+    finally:
+        shutil.rmtree(public)
     report = replay(obs.episode_id, db=db)
     assert report.verified, report.diff
 
