@@ -25,13 +25,23 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
              package_version, python_version, isolation, manifest JSON,
              initial_observation_hash, initial_snapshot JSON, start_time REAL, end_time REAL,
              final_score REAL, end_reason, total_steps INT, cumulative_reward REAL,
-             done INT, flag_count INT)
+             done INT, flag_count INT, owner TEXT, initial_observation BLOB)
     steps(episode_id, step INT, timestamp REAL, action_type, action JSON,
           observation_hash, snapshot JSON, reward REAL, reward_breakdown JSON,
           cumulative_reward REAL, done INT, error, diff, pass_rate REAL, test_results JSON,
-          duration_ms REAL, security_flags JSON, extra JSON; PK (episode_id, step))
+          duration_ms REAL, security_flags JSON, extra JSON, observation BLOB;
+          PK (episode_id, step))
 
-Times are Unix seconds (UTC). JSON columns hold compact JSON text.
+Times are Unix seconds (UTC). JSON columns hold compact JSON text. ``observation`` and
+``initial_observation`` hold the complete :class:`~tracefix_rl.models.CodeObservation` the agent
+was shown, as zlib-compressed canonical JSON (:func:`encode_observation`); read one back with
+:meth:`TrajectoryStore.get_observation`. ``owner`` says who recorded the episode (the server
+stores a digest of the client's API key; ``NULL`` for in-process recordings), so a server can
+show each client only its own episodes.
+
+Versions. Schema 1 (before full observations and owners) is migrated in place when a store is
+opened (three ``ALTER TABLE ... ADD COLUMN``); its steps have no stored observation. A file
+with a newer version than :data:`SCHEMA_VERSION` is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -43,18 +53,19 @@ import random
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.errors import TrajectoryError
+from tracefix_rl.errors import EpisodeIdInUseError, TrajectoryError
 from tracefix_rl.models import CodeObservation
 
-__all__ = ["SCHEMA_VERSION", "TrajectoryStore", "observation_snapshot"]
+__all__ = ["SCHEMA_VERSION", "TrajectoryStore", "decode_observation", "encode_observation", "observation_snapshot"]
 
-#: Bumped on every incompatible change of the tables above.
-SCHEMA_VERSION = 1
+#: Bumped on every incompatible change of the tables above (2: full observations, owners).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
@@ -77,7 +88,9 @@ CREATE TABLE IF NOT EXISTS episodes (
     total_steps INTEGER NOT NULL DEFAULT 0,
     cumulative_reward REAL NOT NULL DEFAULT 0,
     done INTEGER NOT NULL DEFAULT 0,
-    flag_count INTEGER NOT NULL DEFAULT 0
+    flag_count INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    initial_observation BLOB
 );
 CREATE TABLE IF NOT EXISTS steps (
     episode_id TEXT NOT NULL REFERENCES episodes(episode_id),
@@ -98,19 +111,29 @@ CREATE TABLE IF NOT EXISTS steps (
     duration_ms REAL NOT NULL,
     security_flags TEXT NOT NULL,
     extra TEXT NOT NULL,
+    observation BLOB,
     PRIMARY KEY (episode_id, step)
 );
 CREATE INDEX IF NOT EXISTS episodes_by_time ON episodes(start_time);
 CREATE INDEX IF NOT EXISTS episodes_by_task ON episodes(task_name, start_time);
+CREATE INDEX IF NOT EXISTS episodes_by_owner ON episodes(owner, start_time);
+"""
+
+# Schema 1 -> 2: the full observation of every step, and who recorded each episode.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE episodes ADD COLUMN owner TEXT;
+ALTER TABLE episodes ADD COLUMN initial_observation BLOB;
+ALTER TABLE steps ADD COLUMN observation BLOB;
+CREATE INDEX IF NOT EXISTS episodes_by_owner ON episodes(owner, start_time);
 """
 
 _EPISODE_COLS = ("episode_id", "task_name", "task_hash", "difficulty", "seed", "variant", "package_version",
                  "python_version", "isolation", "manifest", "initial_observation_hash", "initial_snapshot",
                  "start_time", "end_time", "final_score", "end_reason", "total_steps", "cumulative_reward",
-                 "done", "flag_count")
+                 "done", "flag_count", "owner", "initial_observation")
 _STEP_COLS = ("episode_id", "step", "timestamp", "action_type", "action", "observation_hash", "snapshot",
               "reward", "reward_breakdown", "cumulative_reward", "done", "error", "diff", "pass_rate",
-              "test_results", "duration_ms", "security_flags", "extra")
+              "test_results", "duration_ms", "security_flags", "extra", "observation")
 _JSON_STEP_COLS = frozenset({"action", "snapshot", "reward_breakdown", "test_results", "security_flags", "extra"})
 
 _SCALAR_FIELDS = ("done", "reward", "step_count", "steps_remaining", "tests_passed", "tests_total",
@@ -130,22 +153,36 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(_dumps(value).encode()).hexdigest()[:16]
 
 
-def observation_snapshot(obs: CodeObservation) -> dict[str, Any]:
+def observation_snapshot(obs: CodeObservation | dict[str, Any]) -> dict[str, Any]:
     """The compact, field-level picture of an observation stored with every step.
 
     Scalar fields are kept verbatim; each large field is kept as a 16-hex digest (under
     ``digests``), plus the head of ``last_execution_output`` and one ``name:status`` per test,
     so a replay divergence can name exactly which fields differ. Test durations are excluded,
     as in :func:`~tracefix_rl.env.observation_hash`. The key set is the same for every step.
+    ``obs`` may also be the observation's ``model_dump(mode="json")`` (not modified).
     """
-    data = obs.model_dump(mode="json", exclude={"episode_id"})
-    for r in data["test_results"]:
-        r.pop("duration_ms", None)
-    snap: dict[str, Any] = {k: data[k] for k in _SCALAR_FIELDS}
-    snap["digests"] = {k: _digest(data[k]) for k in _DIGEST_FIELDS}
-    snap["output_head"] = obs.last_execution_output[:_OUTPUT_HEAD]
-    snap["tests"] = [f"{r['test_name']}:{r['status']}" for r in data["test_results"]]
+    full = obs if isinstance(obs, dict) else obs.model_dump(mode="json")
+    results = [{k: v for k, v in r.items() if k != "duration_ms"} for r in full["test_results"]]
+    snap: dict[str, Any] = {k: full[k] for k in _SCALAR_FIELDS}
+    snap["digests"] = {k: _digest(results if k == "test_results" else full[k]) for k in _DIGEST_FIELDS}
+    snap["output_head"] = full["last_execution_output"][:_OUTPUT_HEAD]
+    snap["tests"] = [f"{r['test_name']}:{r['status']}" for r in results]
     return snap
+
+
+def encode_observation(obs: CodeObservation | dict[str, Any]) -> bytes:
+    """The stored form of an observation: zlib-compressed canonical JSON (sorted keys, UTF-8).
+
+    ``obs`` may also be the observation's ``model_dump(mode="json")``.
+    """
+    data = obs if isinstance(obs, dict) else obs.model_dump(mode="json")
+    return zlib.compress(_dumps(data).encode("utf-8"), 6)
+
+
+def decode_observation(blob: bytes) -> CodeObservation:
+    """The :class:`~tracefix_rl.models.CodeObservation` that :func:`encode_observation` stored."""
+    return CodeObservation.model_validate(json.loads(zlib.decompress(blob)))
 
 
 class TrajectoryStore:
@@ -222,14 +259,30 @@ class TrajectoryStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+            elif version == 1:
+                self._migrate(conn)
             elif version != SCHEMA_VERSION:
                 raise TrajectoryError(f"{self.path}: schema version {version}, this TraceFix-RL reads "
-                                      f"version {SCHEMA_VERSION}")
+                                      f"versions 1 to {SCHEMA_VERSION} (a newer TraceFix-RL wrote this file)")
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
             raise TrajectoryError(f"{self.path}: cannot open trajectory store: {exc}") from exc
         return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have done it
+                for statement in _MIGRATE_1_TO_2.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -271,42 +324,59 @@ class TrajectoryStore:
     # -- writes -------------------------------------------------------------------------------
 
     def insert_episode(self, manifest: dict[str, Any], initial_hash: str, initial_snapshot: dict[str, Any],
-                       *, start_time: float | None = None) -> str:
-        """Create an episode row from its manifest; returns the id it is stored under.
+                       *, start_time: float | None = None, owner: str | None = None,
+                       initial_observation: bytes | None = None) -> str:
+        """Create an episode row from its manifest; returns its id (``manifest["episode_id"]``).
 
-        If ``manifest["episode_id"]`` is already taken (a client reused an id), the episode is
-        stored as ``<id>~2``, ``<id>~3``, ... and that id is returned; nothing is overwritten.
+        Episode ids are never shared: an id that is already stored raises
+        :class:`~tracefix_rl.errors.EpisodeIdInUseError` and nothing is written.
+        ``initial_observation`` is the :func:`encode_observation` of the first observation.
         """
-        base = str(manifest.get("episode_id") or "")
-        if not base:
+        eid = str(manifest.get("episode_id") or "")
+        if not eid:
             raise TrajectoryError("manifest has no episode_id")
-        with self._write() as conn:
-            eid, n = base, 1
-            while conn.execute("SELECT 1 FROM episodes WHERE episode_id=?", (eid,)).fetchone():
-                n += 1
-                eid = f"{base}~{n}"
-            conn.execute(
-                "INSERT INTO episodes (episode_id, task_name, task_hash, difficulty, seed, variant, "
-                "package_version, python_version, isolation, manifest, initial_observation_hash, "
-                "initial_snapshot, start_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (eid, manifest.get("task_name", ""), manifest.get("task_hash"), manifest.get("difficulty"),
-                 manifest.get("seed"), manifest.get("variant"), manifest.get("package_version"),
-                 manifest.get("python_version"), manifest.get("isolation"), _dumps(manifest), initial_hash,
-                 _dumps(initial_snapshot), time.time() if start_time is None else start_time))
+        try:
+            with self._write() as conn:
+                if conn.execute("SELECT 1 FROM episodes WHERE episode_id=?", (eid,)).fetchone():
+                    raise EpisodeIdInUseError("episode_id", f"{eid!r} is already recorded; episode ids are "
+                                                            "never reused (omit episode_id to get a fresh one)")
+                conn.execute(
+                    "INSERT INTO episodes (episode_id, task_name, task_hash, difficulty, seed, variant, "
+                    "package_version, python_version, isolation, manifest, initial_observation_hash, "
+                    "initial_snapshot, start_time, owner, initial_observation) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (eid, manifest.get("task_name", ""), manifest.get("task_hash"), manifest.get("difficulty"),
+                     manifest.get("seed"), manifest.get("variant"), manifest.get("package_version"),
+                     manifest.get("python_version"), manifest.get("isolation"), _dumps(manifest), initial_hash,
+                     _dumps(initial_snapshot), time.time() if start_time is None else start_time, owner,
+                     initial_observation))
+        except TrajectoryError as exc:  # two writers raced for the same id: the loser is told so
+            if isinstance(exc.__cause__, sqlite3.IntegrityError) and "episodes.episode_id" in str(exc.__cause__):
+                raise EpisodeIdInUseError("episode_id", f"{eid!r} is already recorded") from None
+            raise
         self._last_started = eid
         return eid
 
     def insert_step(self, row: dict[str, Any]) -> None:
-        """Append one step (keys: the ``steps`` columns) and commit it durably before returning."""
-        values = [_dumps(row[c]) if c in _JSON_STEP_COLS else row[c] for c in _STEP_COLS]
+        """Append one step (keys: the ``steps`` columns) and commit it durably before returning.
+
+        If the row also has ``final_score`` and ``end_reason`` (the episode's last step), the
+        episode's end is stored in the same transaction.
+        """
+        values = [_dumps(row[c]) if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
         values[_STEP_COLS.index("done")] = int(bool(row["done"]))
         with self._write() as conn:
             conn.execute(f"INSERT INTO steps ({','.join(_STEP_COLS)}) VALUES ({','.join('?' * len(_STEP_COLS))})",
                          values)
-            conn.execute("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=?, "
-                         "flag_count=flag_count+? WHERE episode_id=?",
-                         (row["step"], row["cumulative_reward"], int(bool(row["done"])),
-                          len(row["security_flags"]), row["episode_id"]))
+            if "final_score" in row:
+                conn.execute("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=1, "
+                             "flag_count=flag_count+?, end_time=?, final_score=?, end_reason=? WHERE episode_id=?",
+                             (row["step"], row["cumulative_reward"], len(row["security_flags"]), row["timestamp"],
+                              row["final_score"], row["end_reason"], row["episode_id"]))
+            else:
+                conn.execute("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=?, "
+                             "flag_count=flag_count+? WHERE episode_id=?",
+                             (row["step"], row["cumulative_reward"], int(bool(row["done"])),
+                              len(row["security_flags"]), row["episode_id"]))
 
     def finish_episode(self, episode_id: str, final_score: float | None, end_reason: str | None,
                        *, end_time: float | None = None) -> None:
@@ -323,6 +393,7 @@ class TrajectoryStore:
         """
         eid = record["episode_id"]
         ep = {c: record.get(c) for c in _EPISODE_COLS}
+        ep["initial_observation"] = _blob(record.get("initial_observation"))
         ep["manifest"] = _dumps(record["manifest"])
         ep["initial_snapshot"] = _dumps(record.get("initial_snapshot") or {})
         ep["done"] = int(bool(record.get("done")))
@@ -338,7 +409,7 @@ class TrajectoryStore:
             conn.execute(f"INSERT INTO episodes ({','.join(_EPISODE_COLS)}) VALUES "
                          f"({','.join('?' * len(_EPISODE_COLS))})", [ep[c] for c in _EPISODE_COLS])
             for s in record["steps"]:
-                row = {**s, "episode_id": eid}
+                row = {**s, "episode_id": eid, "observation": _blob(s.get("observation"))}
                 values = [_dumps(row.get(c)) if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
                 values[_STEP_COLS.index("done")] = int(bool(row.get("done")))
                 conn.execute(f"INSERT INTO steps ({','.join(_STEP_COLS)}) VALUES "
@@ -377,9 +448,10 @@ class TrajectoryStore:
         Keys: ``episode_id, task, task_name, task_hash, difficulty, seed, variant,
         package_version, python_version, isolation, manifest, initial_observation_hash,
         initial_snapshot, start_time, end_time, duration_seconds, final_score, reward,
-        end_reason, done, total_steps, cumulative_reward, flag_count, steps``; each step has the
-        ``steps`` columns (JSON decoded, ``done`` a bool). Raises :class:`TrajectoryError` if the
-        episode does not exist.
+        end_reason, done, total_steps, cumulative_reward, flag_count, owner, initial_observation,
+        steps``; each step has the ``steps`` columns (JSON decoded, ``done`` a bool, and
+        ``observation`` the full observation as a JSON object, ``None`` if a schema-1 store kept
+        none). Raises :class:`TrajectoryError` if the episode does not exist.
         """
         eid = self._resolve(episode_id)
         rows = self._query("SELECT * FROM episodes WHERE episode_id=?", (eid,)) if eid else []
@@ -393,6 +465,8 @@ class TrajectoryStore:
             for c in _JSON_STEP_COLS:
                 s[c] = json.loads(s[c])
             s["done"] = bool(s["done"])
+            s["observation"] = _unblob(s["observation"])
+        ep["initial_observation"] = _unblob(ep["initial_observation"])
         ep["manifest"] = json.loads(ep["manifest"])
         ep["initial_snapshot"] = json.loads(ep["initial_snapshot"] or "{}")
         ep["done"] = bool(ep["done"])
@@ -401,6 +475,30 @@ class TrajectoryStore:
         ep["duration_seconds"] = round(ep["end_time"] - ep["start_time"], 3) if ep["end_time"] else None
         ep["steps"] = steps
         return ep
+
+    def get_observation(self, episode_id: str, step: int) -> CodeObservation:
+        """The exact :class:`~tracefix_rl.models.CodeObservation` returned to the agent at ``step``.
+
+        ``step`` 0 is the observation ``reset`` returned; ``n >= 1`` the one after the ``n``-th
+        action. ``episode_id`` must be a full id (no prefix matching). Raises
+        :class:`TrajectoryError` if the episode or step is not stored, or was recorded by a
+        schema-1 store, which kept only a digest of each observation.
+        """
+        if step == 0:
+            rows = self._query("SELECT initial_observation AS o FROM episodes WHERE episode_id=?", (episode_id,))
+        else:
+            rows = self._query("SELECT observation AS o FROM steps WHERE episode_id=? AND step=?", (episode_id, step))
+        if not rows:
+            raise TrajectoryError(f"no step {step} of episode {episode_id!r} in {self.path}")
+        if rows[0]["o"] is None:
+            raise TrajectoryError(f"step {step} of episode {episode_id!r} has no stored observation "
+                                  "(recorded by trajectory store schema 1, which kept only digests)")
+        return decode_observation(rows[0]["o"])
+
+    def episode_owner(self, episode_id: str) -> str | None:
+        """Who recorded ``episode_id`` (``None``: in-process, or no such episode)."""
+        rows = self._query("SELECT owner FROM episodes WHERE episode_id=?", (episode_id,))
+        return rows[0]["owner"] if rows else None
 
     def get_trajectory(self, episode_id: str | None = None) -> dict[str, Any] | None:
         """The current/latest trajectory (or ``episode_id``'s) as a dict, or None if the store is empty."""
@@ -436,11 +534,12 @@ class TrajectoryStore:
 
     def list_episodes(self, *, task: str | None = None, min_score: float | None = None,
                       max_score: float | None = None, since: float | None = None, until: float | None = None,
-                      flagged: bool | None = None, limit: int | None = 50) -> list[dict[str, Any]]:
+                      flagged: bool | None = None, limit: int | None = 50,
+                      owner: str | None = None) -> list[dict[str, Any]]:
         """Episode summaries, newest first, filtered by task name, final score range, start time
-        range (Unix seconds) and whether any step was flagged."""
+        range (Unix seconds), whether any step was flagged, and who recorded them (``owner``)."""
         where, args = [], []
-        for cond, val in (("task_name = ?", task), ("final_score >= ?", min_score),
+        for cond, val in (("owner = ?", owner), ("task_name = ?", task), ("final_score >= ?", min_score),
                           ("final_score <= ?", max_score), ("start_time >= ?", since), ("start_time <= ?", until)):
             if val is not None:
                 where.append(cond)
@@ -469,3 +568,14 @@ class TrajectoryStore:
     def count_episodes(self) -> int:
         """Number of stored episodes."""
         return int(self._query("SELECT COUNT(*) AS n FROM episodes")[0]["n"])
+
+
+def _blob(observation: Any) -> bytes | None:
+    """An observation given as a JSON object (an export) or already encoded, in stored form."""
+    if observation is None or isinstance(observation, bytes):
+        return observation
+    return encode_observation(observation)
+
+
+def _unblob(blob: bytes | None) -> dict[str, Any] | None:
+    return json.loads(zlib.decompress(blob)) if blob is not None else None
