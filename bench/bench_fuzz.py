@@ -139,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--api-key", default=None, help="start the server with this API key and send it")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    n_ws = args.ws if args.ws is not None else (200 if args.quick else 2500)
-    n_http = args.http if args.http is not None else (200 if args.quick else 2500)
+    n_ws = args.ws if args.ws is not None else (150 if args.quick else 2500)
+    n_http = args.http if args.http is not None else (150 if args.quick else 2500)
     n_st = args.schemathesis if args.schemathesis is not None else (0 if args.quick else 60)
-    mib = args.big_frame_mib if args.big_frame_mib is not None else (8 if args.quick else 94)
+    mib = args.big_frame_mib if args.big_frame_mib is not None else (0 if args.quick else 94)
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     rows: list[dict[str, Any]] = []
     extra: dict[str, Any] = {"quick": args.quick}

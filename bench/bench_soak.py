@@ -15,7 +15,7 @@ closed sockets, steps whose observation reports an infrastructure error), RSS ov
 its growth after warm-up (the first ``--warmup`` fraction of the run), and, once the server
 has stopped, the store's check: every step whose observation was returned must be in the store
 (``lost steps``), ``PRAGMA integrity_check``, and bytes per stored step.
-``--quick`` is 32 sessions for 20 s; the issue's figure is ``--sessions 512 --minutes 10``.
+``--quick`` is 16 sessions for 15 s; the issue's figure is ``--sessions 512 --minutes 10``.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def check_store(db: Path, returned: set[tuple[str, int]], episodes: set[str]) ->
 def main(argv: list[str] | None = None) -> int:
     """Run the soak, print the table, write JSON."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="32 sessions for 20 s")
+    p.add_argument("--quick", action="store_true", help="16 sessions for 15 s")
     p.add_argument("--sessions", type=int, default=None)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--warmup", type=float, default=0.2, help="fraction of the run counted as warm-up")
@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    sessions = args.sessions or (32 if args.quick else 512)
-    seconds = 60 * args.minutes if args.minutes else (20.0 if args.quick else 600.0)
+    sessions = args.sessions or (16 if args.quick else 512)
+    seconds = 60 * args.minutes if args.minutes else (15.0 if args.quick else 600.0)
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "soak.sqlite3"

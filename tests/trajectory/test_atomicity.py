@@ -8,6 +8,7 @@ the store keeps every full observation; the recorder's memory is bounded.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -28,12 +29,11 @@ def disk_full(rec: SQLiteRecorder):
     with rec._locked() as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        conn.execute(f"PRAGMA max_page_count={pages}")
+    rec._commit(lambda conn: conn.execute(f"PRAGMA max_page_count={pages}"))  # on the writer's connection
     try:
         yield
     finally:
-        with rec._locked() as conn:
-            conn.execute("PRAGMA max_page_count=1073741823")
+        rec._commit(lambda conn: conn.execute("PRAGMA max_page_count=1073741823"))
 
 
 def _fill(rec: SQLiteRecorder, n: int = 40) -> None:
@@ -201,3 +201,39 @@ def test_the_recorder_forgets_abandoned_closed_and_finished_episodes(tmp_path):
     assert not obs.infra_error
     flags = rec.load_episode(first.state.episode_id)["steps"][0]["security_flags"]
     assert any(f["code"] == "dangerous_import" for f in flags), flags
+
+
+def test_group_commit_isolates_callers_and_returns_only_after_commit(tmp_path):
+    import threading
+
+    rec = SQLiteRecorder(tmp_path / "t.sqlite3")
+    gate, entered = threading.Event(), threading.Event()
+
+    def hold(conn):  # keeps the writer busy so the next callers queue up into one group
+        entered.set()
+        gate.wait(10)
+
+    holder = threading.Thread(target=rec._commit, args=(hold,))
+    holder.start()
+    entered.wait(10)
+    results: list[tuple[str, object]] = []
+
+    def start(eid: str) -> None:
+        manifest = {"episode_id": eid, "task_name": TASK}
+        try:
+            results.append((eid, rec.insert_episode(manifest, "h", {})))
+        except Exception as exc:
+            results.append((eid, exc))
+
+    threads = [threading.Thread(target=start, args=(eid,)) for eid in ("g1", "g2", "g1", "g3")]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    assert results == []  # nobody returns before its group has committed
+    gate.set()
+    for t in [holder, *threads]:
+        t.join(10)
+    assert sorted(eid for eid, v in results if v == eid) == ["g1", "g2", "g3"]
+    clash = [eid for eid, v in results if isinstance(v, EpisodeIdInUseError)]
+    assert clash == ["g1"]  # the second "g1" lost alone (its savepoint rolled back); the group committed
+    assert sorted(e["episode_id"] for e in rec.list_episodes()) == ["g1", "g2", "g3"]

@@ -13,7 +13,7 @@ from typing import Any
 from tracefix_rl.env._core import StepRecord, observation_hash
 from tracefix_rl.models import CodeObservation
 from tracefix_rl.trajectory._flags import scan_edit
-from tracefix_rl.trajectory._store import TrajectoryStore, encode_observation, observation_snapshot
+from tracefix_rl.trajectory._store import TrajectoryStore, snapshot_and_blob
 
 __all__ = ["SQLiteRecorder", "default_db_path", "default_recorder"]
 
@@ -50,9 +50,9 @@ class SQLiteRecorder(TrajectoryStore):
     def start_episode(self, manifest: dict[str, Any], observation: CodeObservation, *,
                       owner: str | None = None) -> None:
         """Store a new episode (its manifest and complete initial observation) for ``owner``."""
-        data = observation.model_dump(mode="json")
-        eid = self.insert_episode(manifest, observation_hash(observation), observation_snapshot(data), owner=owner,
-                                  initial_observation=encode_observation(data))
+        snapshot, blob = snapshot_and_blob(observation.model_dump(mode="json"))
+        eid = self.insert_episode(manifest, observation_hash(observation), snapshot, owner=owner,
+                                  initial_observation=blob)
         self._remember(eid, _open_from_manifest(manifest))
 
     def record_step(self, record: StepRecord) -> None:
@@ -63,16 +63,16 @@ class SQLiteRecorder(TrajectoryStore):
             ep = self._open(record.episode_id)
             flags = [f.to_dict() for f in scan_edit(record.code_after, action["new_code_block"],
                                                     action.get("start_line"), ep.calls, ep.names)]
-        data = record.observation.model_dump(mode="json")
+        snapshot, blob = snapshot_and_blob(record.observation.model_dump(mode="json"))
         row: dict[str, Any] = {
             "episode_id": record.episode_id, "step": record.step, "timestamp": time.time(),
             "action_type": action.get("action_type", ""), "action": action,
-            "observation_hash": record.observation_hash, "snapshot": observation_snapshot(data),
+            "observation_hash": record.observation_hash, "snapshot": snapshot,
             "reward": record.reward, "reward_breakdown": record.reward_breakdown,
             "cumulative_reward": record.cumulative_reward, "done": record.done, "error": record.error,
             "diff": record.diff, "pass_rate": record.pass_rate, "test_results": record.test_results,
             "duration_ms": round(record.duration_ms, 3), "security_flags": flags, "extra": dict(record.extra),
-            "observation": encode_observation(data),
+            "observation": blob,
         }
         if record.done:
             row["final_score"] = record.observation.final_score
