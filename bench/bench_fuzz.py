@@ -74,8 +74,34 @@ def schemathesis_run(url: str, examples: int, headers: dict[str, str], workdir: 
             "seconds": round(time.perf_counter() - started, 1), "tail": proc.stdout[-1500:]}
 
 
+_HOG = """
+import asyncio, json, sys, time
+import websockets
+
+async def main():
+    url, mib = sys.argv[1], float(sys.argv[2])
+    payload = json.dumps({"type": "step", "data": {"action_type": "VIEW_CODE", "thought": "t" * int(mib * 2**20)}})
+    async with websockets.connect(url, max_size=None, additional_headers=json.loads(sys.argv[3])) as ws:
+        await ws.send(json.dumps({"type": "reset", "data": {"task_name": "task1_easy", "seed": 0}}))
+        await ws.recv()
+        print("ready", flush=True)
+        sys.stdin.readline()
+        t0 = time.perf_counter()
+        try:
+            await ws.send(payload)
+            reply = await asyncio.wait_for(ws.recv(), 60)
+            outcome = "reply: " + reply[:160]
+        except Exception as exc:
+            outcome = f"closed: {type(exc).__name__}: {exc}"[:200]
+        print(json.dumps({"outcome": outcome, "seconds_to_answer": round(time.perf_counter() - t0, 3)}), flush=True)
+
+asyncio.run(main())
+"""
+
+
 async def big_frame(url: str, mib: float, headers: dict[str, str]) -> dict[str, Any]:
-    """Send one ``mib`` MiB frame while 4 sessions time VIEW_CODE; the slowest step is the stall."""
+    """One ``mib`` MiB frame, sent by another process while 4 sessions here time VIEW_CODE steps; the
+    slowest of their steps during the send is the stall it caused the server."""
     import websockets
 
     ws_url = url.replace("http://", "ws://") + "/ws"
@@ -87,7 +113,10 @@ async def big_frame(url: str, mib: float, headers: dict[str, str]) -> dict[str, 
         return ws
 
     probes = [await session() for _ in range(4)]
-    big = await session()
+    hog = await asyncio.create_subprocess_exec(sys.executable, "-c", _HOG, ws_url, str(mib), json.dumps(headers),
+                                               stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert hog.stdout is not None and hog.stdin is not None
+    await hog.stdout.readline()  # ready
     stop = asyncio.Event()
     worst = [0.0]
     steps = [0]
@@ -101,28 +130,21 @@ async def big_frame(url: str, mib: float, headers: dict[str, str]) -> dict[str, 
             steps[0] += 1
 
     tasks = [asyncio.create_task(probe(ws)) for ws in probes]
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)
     baseline_worst, worst[0] = worst[0], 0.0
-    payload = json.dumps({"type": "step", "data": {"action_type": "VIEW_CODE",
-                                                   "thought": "t" * int(mib * 2**20)}})
-    t0 = time.perf_counter()
-    outcome = ""
-    try:
-        await big.send(payload)
-        reply = await asyncio.wait_for(big.recv(), 60)
-        outcome = "reply: " + reply[:160]
-    except Exception as exc:
-        outcome = f"closed: {type(exc).__name__}: {exc}"[:200]
-    big_s = time.perf_counter() - t0
+    hog.stdin.write(b"go\n")
+    await hog.stdin.drain()
+    result = json.loads((await hog.stdout.readline()) or b"{}")
     await asyncio.sleep(0.5)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for ws in [*probes, big]:
+    await hog.wait()
+    for ws in probes:
         try:
             await ws.close()
         except Exception:
             pass
-    return {"mib": mib, "outcome": outcome, "seconds_to_answer": round(big_s, 3),
+    return {"mib": mib, "outcome": result.get("outcome", "?"), "seconds_to_answer": result.get("seconds_to_answer"),
             "worst_other_step_s": round(worst[0], 3), "worst_other_step_before_s": round(baseline_worst, 3),
             "other_steps": steps[0]}
 

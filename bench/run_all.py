@@ -33,7 +33,7 @@ README = ROOT / "README.md"
 DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
-BENCHES = ["env", "trace", "trajectory", "sandbox", "memory", "server", "fuzz", "soak", "task_build"]
+BENCHES = ["env", "trace", "trajectory", "sandbox", "memory", "server", "recording", "fuzz", "soak", "task_build"]
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
@@ -165,6 +165,9 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one sectio
             "schemathesis_cases": st.get("cases"), "schemathesis_5xx": st.get("failures"),
             "big_frame": fz.get("big_frame"),
         }
+    rc = data.get("recording")
+    if rc:
+        h["recording_cost"] = rc["rows"]
     sk = data.get("soak")
     if sk:
         h["soak"] = {k: v for k, v in sk["summary"].items() if k not in ("rss_samples", "error_examples")}
@@ -208,6 +211,11 @@ def targets(h: dict[str, Any]) -> list[dict[str, Any]]:
     thr = h.get("run_tests_throughput", {}).get("forkserver", {})
     out.append(_target(f"isolated RUN_TESTS per minute ({thr.get('cores', '?')} cores, 2 callers)",
                        thr.get("per_minute"), 20000.0, ">=", "/min"))
+    rc = [r for r in h.get("recording_cost", []) if r["tree"] == "this tree"]
+    if rc:
+        out.append(_target(f"recording's cost in throughput, cheap steps over the server ({rc[0]['sessions']} sessions)",
+                           rc[0]["recording_cost_pct"], 15.0, "<=", "%",
+                           f"{rc[0]['steps_per_s_recording_on']:.0f} vs {rc[0]['steps_per_s_recording_off']:.0f} steps/s"))
     fz = h.get("fuzz")
     if fz:
         bad = [fz.get(k) for k in ("http_5xx", "ws_sessions_ended", "schemathesis_5xx")]
@@ -383,6 +391,11 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
         lines.append(f"| memory per idle WebSocket session ({mem['sessions']} sessions) | "
                      f"{mem['server_rss_mb_per_session']:.2f} MB server RSS | whole process tree "
                      f"{mem['tree_pss_mb_per_session']:.2f} MB PSS |")
+    for r in h.get("recording_cost", []):
+        lines.append(f"| recording's cost, cheap steps over the server ({r['sessions']} sessions, {r['tree']}) | "
+                     f"{r['steps_per_s_recording_on']:,.0f} steps/s recording, {r['steps_per_s_recording_off']:,.0f} "
+                     f"not (-{r['recording_cost_pct']:.0f}%) | +{r['cpu_ms_per_recorded_step']:.2f} ms server CPU "
+                     "per recorded step |")
     fz, sk = h.get("fuzz"), h.get("soak")
     if fz or sk:
         lines += ["", "### Fuzz and soak (the real server on loopback)", "", "| figure | value |", "|---|---|"]

@@ -58,7 +58,9 @@ def test_run_all_quick_reports_every_figure(tmp_path):
     assert sk["steps"] > 0 and sk["integrity_check"] == "ok" and _num(sk["rss_growth_after_warmup_pct"])
     assert _num(sk["db_bytes_per_step"]) and _num(sk["observation_bytes_per_step"])
 
-    assert len(report["targets"]) == 14
+    assert _num(h["recording_cost"][0]["recording_cost_pct"])
+
+    assert len(report["targets"]) == 15
     for t in report["targets"]:
         assert _num(t["measured"]) and isinstance(t["met"], bool)
         assert _num(t["ratio_to_target"]) or t["threshold"] == 0
