@@ -25,16 +25,18 @@ def test_reference_scores_high_and_buggy_scores_lower_but_inside_bounds():
     assert 0 < bad < 1 and 0 < good < 1
 
 
-def test_score_is_graded_pass_rate_minus_step_penalty():
+def test_score_is_the_environments_final_score_with_resolution():
     task = get_task(TASK)
-    total = len(task.all_tests)
-    from tracefix_rl.env._testing import run_tests
+    buggy = graders.grade_report({"code_dict": _code_dict(task.buggy), "step_count": 3}, task_name=TASK)
+    assert buggy.score == graders.SCORE_MIN and not buggy.resolved
+    assert buggy.tally.f2p_visible == (0, 2) and buggy.tally.p2p == (6, 6)
+    fixed = graders.grade_report({"source": task.reference, "step_count": 10}, task_name=TASK)
+    assert fixed.resolved and fixed.score == 0.94  # 0.98 - 0.004 per step
+    from tracefix_rl.tasks._probes import partial_fix_program
 
-    passed = run_tests(task.buggy, task.all_tests).passed
-    assert 0 < passed < total, "the medium task's buggy program should pass some tests"
-    expected = round(passed / total - 0.01 * 3, 2)
-    assert graders.grade({"code_dict": _code_dict(task.buggy), "step_count": 3}, task_name=TASK) == expected
-    assert graders.grade({"source": task.reference, "step_count": 10}, task_name=TASK) == 0.9
+    partial = partial_fix_program(task, ["test_missing_above_range"])
+    report = graders.grade_report({"source": partial}, task_name=TASK)
+    assert not report.resolved and graders.SCORE_MIN < report.score <= 0.26
 
 
 @pytest.mark.parametrize("shape", ["final_observation", "observation", "state", "trajectory", "list",
@@ -57,9 +59,9 @@ def test_payload_shapes(shape):
                                  task_name="binary_search_off_by_one"),
     }.get(shape)
     if shape == "kwarg":
-        assert graders.task2_medium(final_observation=obs) == 0.9
+        assert graders.task2_medium(final_observation=obs) == 0.94
     else:
-        assert graders.task2_medium(payload) == 0.9
+        assert graders.task2_medium(payload) == 0.94
 
 
 def test_degenerate_payloads_score_the_minimum():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tracefix_rl.sandbox._base import Limits
 
@@ -12,19 +12,21 @@ __all__ = ["EnvConfig", "RewardConfig"]
 
 @dataclass(frozen=True)
 class RewardConfig:
-    """Per-step reward terms. Defaults follow the original TraceFix-RL constants.
+    """Per-step reward terms and the final-score formula (:mod:`tracefix_rl.scoring`).
 
-    The shaping terms for tests are potential-based (a change in the number of passing visible
-    tests since the last evaluation), so breaking and re-fixing code cannot farm reward. The
-    original +0.10 bonus for every RUN_TESTS is deliberately absent: it paid for spamming runs.
+    The shaping terms for tests are potential-based (the change, since the last evaluation,
+    in how many visible FAIL_TO_PASS tests pass and how many visible PASS_TO_PASS tests fail),
+    so breaking and re-fixing code cannot farm reward. The original +0.10 bonus for every
+    RUN_TESTS is deliberately absent: it paid for spamming runs.
     """
 
     step_cost: float = -0.01
-    """Every step, including invalid ones. Also subtracted (summed) from the final score."""
-    new_pass: float = 0.05
-    """Per visible test that passes now and did not at the previous evaluation."""
-    regression: float = -0.05
-    """Per visible test that passed at the previous evaluation and fails now."""
+    """Every step, including invalid ones (``scoring="pass_rate"`` also subtracts the sum from
+    the final score, as the original project did)."""
+    fail_to_pass: float = 0.05
+    """Per visible FAIL_TO_PASS test that starts passing (taken back if it fails again)."""
+    pass_to_pass: float = -0.05
+    """Per visible PASS_TO_PASS test that starts failing (given back when it passes again)."""
     syntax_error: float = -0.10
     """An edit that leaves the program unparsable, or running tests on such a program."""
     invalid_action: float = -0.02
@@ -37,10 +39,34 @@ class RewardConfig:
     """Times the number of immediate repeats of an identical action on identical code."""
     undo_reset: float = -0.10
     """UNDO_EDIT and RESET_TO_ORIGINAL."""
+    scoring: Literal["resolution", "pass_rate"] = "resolution"
+    """``resolution`` (default): a high band when every test passes, a small capped credit
+    otherwise. ``pass_rate``: the original project's pass rate minus step costs."""
+    resolved_max: float = 0.98
+    """Score of a resolved episode before step costs."""
+    resolved_min: float = 0.90
+    """Lowest score of a resolved episode, however many steps it took."""
+    score_step_cost: float = 0.004
+    """Subtracted per step from a resolved episode's score (down to ``resolved_min``)."""
+    partial_max: float = 0.25
+    """Most an unresolved episode earns above ``score_min`` (all FAIL_TO_PASS tests passing)."""
+    hidden_weight: float = 2.0
+    """How many visible FAIL_TO_PASS tests one hidden FAIL_TO_PASS test weighs in partial credit."""
     score_min: float = 0.01
-    """Lower clamp of the final score (scores lie strictly inside (0, 1))."""
+    """Lowest final score (scores lie strictly inside (0, 1))."""
     score_max: float = 0.98
-    """Upper clamp of the final score."""
+    """Highest final score."""
+
+    def __post_init__(self) -> None:
+        if self.scoring not in ("resolution", "pass_rate"):
+            raise ValueError(f"scoring must be 'resolution' or 'pass_rate', got {self.scoring!r}")
+        if not 0 < self.score_min <= self.resolved_min <= self.resolved_max <= self.score_max < 1:
+            raise ValueError("need 0 < score_min <= resolved_min <= resolved_max <= score_max < 1")
+        if self.partial_max < 0 or self.score_min + self.partial_max >= self.resolved_min:
+            raise ValueError("partial credit must stay below the resolved band: "
+                             "score_min + partial_max < resolved_min")
+        if self.hidden_weight < 1:
+            raise ValueError("hidden_weight must be at least 1 (hidden tests weigh at least as much as visible)")
 
     def to_dict(self) -> dict[str, Any]:
         """All constants as a dict (recorded in every trajectory manifest)."""

@@ -1,13 +1,13 @@
 """Programmatic graders for the tasks listed in ``openenv.yaml`` (``tracefix_rl.graders:<task>``).
 
 A grader takes a payload describing the end of an episode, finds the program in it, re-runs the
-task's visible **and** hidden tests in the sandbox and returns
-
-    round(pass_rate - 0.01 * step_count, 2), clamped to [0.01, 0.98]
-
-(``step_count`` only when the payload carries one). The result is deterministic for a given
-payload, graded rather than pass/fail, and always strictly inside (0, 1): an empty or
-unreadable payload, an unknown task or an unparsable program scores 0.01.
+task's visible **and** hidden tests in the sandbox and returns the environment's own final
+score for that program (:func:`tracefix_rl.scoring.final_score`, default configuration, with
+the payload's ``step_count`` when it carries one): 0.90-0.98 when the episode is resolved
+(every FAIL_TO_PASS and PASS_TO_PASS test passes), at most 0.26 otherwise. The result is
+deterministic for a given payload and always strictly inside (0, 1): an empty or unreadable
+payload, an unknown task or an unparsable program scores the minimum, 0.01.
+:func:`grade_report` returns the score together with ``resolved`` and the per-role counts.
 
 Accepted payloads (the shapes the original TraceFix-RL graders accepted): a dict or pydantic
 model holding the program directly, or under ``final_observation``, ``observation``,
@@ -27,19 +27,30 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SCORE_MAX", "SCORE_MIN", "STEP_PENALTY", "grade", "task1_easy", "task2_medium", "task3_hard"]
+from tracefix_rl.scoring import SCORE_MAX, SCORE_MIN
 
-SCORE_MIN = 0.01
-SCORE_MAX = 0.98
-STEP_PENALTY = 0.01
+__all__ = ["SCORE_MAX", "SCORE_MIN", "GradeReport", "grade", "grade_report", "task1_easy", "task2_medium",
+           "task3_hard"]
 
 _SOURCE_KEYS = ("source", "code", "code_lines", "code_dict", "code_after")
 _NESTED_KEYS = ("final_observation", "observation", "last_observation", "state", "trajectory", "steps",
                 "result")
 
 
-def _clamp(raw: float) -> float:
-    return min(SCORE_MAX, max(SCORE_MIN, round(raw, 2)))
+@dataclasses.dataclass(frozen=True)
+class GradeReport:
+    """What a grader found: the score, whether the episode is resolved, and why."""
+
+    score: float
+    """The final score, strictly inside (0, 1)."""
+    resolved: bool
+    """Every FAIL_TO_PASS and PASS_TO_PASS test, visible and hidden, passes."""
+    task_name: str | None = None
+    steps: int = 0
+    tally: Any = None
+    """The :class:`~tracefix_rl.scoring.TestTally` (``None`` when nothing could be graded)."""
+    problem: str = ""
+    """Why the minimum was given without grading (empty when the program was graded)."""
 
 
 def _plain(value: Any) -> Any:
@@ -139,10 +150,17 @@ def grade(payload: Any = None, *args: Any, task_name: str | None = None, task_pa
     ``task_name`` may be a task name or alias; if omitted it is read from the payload
     (``task_name``). ``task_pack`` (a pack path, or the ``task_source`` recorded in a trajectory
     manifest) and ``variant`` select tasks outside the built-in bank; both are also read from
-    the payload (``task_pack`` / ``task_source``, ``variant``). Extra positional and keyword arguments are accepted and ignored, except a
-    ``payload``-like keyword (``final_observation``, ``observation``, ``trajectory``, ``state``)
-    when ``payload`` itself is None.
+    the payload (``task_pack`` / ``task_source``, ``variant``). Extra positional and keyword
+    arguments are accepted and ignored, except a ``payload``-like keyword (``final_observation``,
+    ``observation``, ``trajectory``, ``state``) when ``payload`` itself is None.
     """
+    return grade_report(payload, *args, task_name=task_name, task_pack=task_pack, variant=variant,
+                        **kwargs).score
+
+
+def grade_report(payload: Any = None, *args: Any, task_name: str | None = None, task_pack: str | None = None,
+                 variant: int | None = None, **kwargs: Any) -> GradeReport:
+    """:func:`grade`, with ``resolved`` and the per-role counts; never raises."""
     try:
         if payload is None:
             payload = {k: v for k, v in kwargs.items() if k in _NESTED_KEYS or k in _SOURCE_KEYS} or None
@@ -152,25 +170,29 @@ def grade(payload: Any = None, *args: Any, task_name: str | None = None, task_pa
         holder = _find(payload)
         name = task_name or _lookup(payload, holder, "task_name")
         if holder is None or not name:
-            return SCORE_MIN
+            return GradeReport(SCORE_MIN, False, problem="no program or no task name in the payload")
         source = _source(holder)
         if not source:
-            return SCORE_MIN
-        from tracefix_rl.env._testing import run_tests
+            return GradeReport(SCORE_MIN, False, str(name), problem="the payload's program is empty")
+        from tracefix_rl.env._testing import judge, tally_runs
+        from tracefix_rl.scoring import final_score
         from tracefix_rl.tasks._pack import resolve_task
 
         pack = task_pack or _lookup(payload, holder, "task_pack") or _lookup(payload, holder, "task_source")
         k = variant if variant is not None else _lookup(payload, holder, "variant")
         task = resolve_task(str(name), str(pack) if pack else None, int(k) if isinstance(k, int) else 0)
-        run = run_tests(source, task.all_tests, seed=0)
-        if run.infra_error:  # one retry, as the environment does
-            run = run_tests(source, task.all_tests, seed=0)
-        rate = run.passed / run.total if run.total else 0.0
+        seed = _lookup(payload, holder, "seed")
+        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+        visible = judge(source, task.tests, seed=seed, entry_point=task.entry_point)
+        hidden = judge(source, task.hidden_tests, seed=seed, entry_point=task.entry_point)
+        if visible.infra_error or hidden.infra_error:
+            return GradeReport(SCORE_MIN, False, task.name, problem="the sandbox failed while grading")
         steps = _lookup(payload, holder, "step_count")
-        penalty = STEP_PENALTY * int(steps) if isinstance(steps, int | float) and steps > 0 else 0.0
-        return _clamp(rate - penalty)
-    except Exception:  # a grader must always answer with a score inside (0, 1)
-        return SCORE_MIN
+        steps = int(steps) if isinstance(steps, int | float) and steps > 0 else 0
+        tally = tally_runs(task, visible, hidden)
+        return GradeReport(final_score(tally, steps=steps), tally.resolved, task.name, steps, tally)
+    except Exception as exc:  # a grader must always answer with a score inside (0, 1)
+        return GradeReport(SCORE_MIN, False, problem=f"{type(exc).__name__}: {exc}")
 
 
 def _bound(task: str) -> Callable[..., float]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tracefix_rl.agents.llm import clamp_score, extract_json, format_end, format_start, format_step
+from tracefix_rl.agents.llm import extract_json, format_end, format_start, format_step
+from tracefix_rl.scoring import clamp_score
 
 
-@pytest.mark.parametrize(("raw", "printed"), [(0.0, 0.01), (0.004, 0.01), (0.005, 0.01), (1.0, 0.99),
-                                               (0.996, 0.99), (0.5, 0.5), (None, 0.01), (float("nan"), 0.01),
+@pytest.mark.parametrize(("raw", "printed"), [(0.0, 0.01), (0.004, 0.01), (0.005, 0.01), (1.0, 0.98),
+                                               (0.996, 0.98), (0.5, 0.5), (None, 0.01), (float("nan"), 0.01),
                                                (-3, 0.01), ("0.42", 0.42)])
 def test_score_is_clamped_after_rounding(raw, printed):
     assert clamp_score(raw) == printed
@@ -21,7 +22,7 @@ def test_line_formats():
             == "[STEP] step=3 action=RUN_TESTS reward=-0.01 done=false error=null")
     assert (format_step(1, "REPLACE_LINES", 0.0, True, "bad range\nsecond line")
             == "[STEP] step=1 action=REPLACE_LINES reward=0.00 done=true error=bad range second line")
-    assert format_end(True, 2, 1.0, [0.5, 0.25]) == "[END] success=true steps=2 score=0.99 rewards=0.50,0.25"
+    assert format_end(True, 2, 1.0, [0.5, 0.25]) == "[END] success=true steps=2 score=0.98 rewards=0.50,0.25"
     assert format_end(False, 0, 0.0, []) == "[END] success=false steps=0 score=0.01 rewards="
     assert format_step(2, "VIEW_CODE", -0.001, False, "") == "[STEP] step=2 action=VIEW_CODE reward=0.00 done=false error=null"
     assert format_end(False, 1, 0.5, [-0.004]) == "[END] success=false steps=1 score=0.50 rewards=0.00"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
+from tracefix_rl import CodeAction, EnvConfig, RewardConfig, TraceFixEnvironment
 from tracefix_rl.agents import fix_actions
 from tracefix_rl.env import observation_hash
 from tracefix_rl.errors import ResetArgumentError, ResetNeededError, UnknownTaskError
@@ -79,25 +79,29 @@ def test_run_tests_reports_structured_results_and_pass_count(env):
     assert "▶  6 |" in obs.localized_context  # the anchor follows the failing line
 
 
-def test_replace_lines_fix_then_tests_pass_with_new_pass_reward(env):
+def test_fixing_fail_to_pass_tests_earns_the_fail_to_pass_term(env):
     obs = env.step(act("REPLACE_LINES", start_line=3, end_line=3, new_code_block="right = len(arr) - 1"))
     assert obs.code_dict[3] == "    right = len(arr) - 1"
     assert "▶  3 |" in obs.localized_context
     obs = env.step(act("RUN_TESTS"))
     assert obs.tests_passed == 4
     assert obs.last_execution_output.startswith("Tests Passed: 4/4\n\nSUCCESS: ALL TESTS PASSED")
-    assert obs.reward_breakdown["new_passes"] == pytest.approx(0.10)
+    assert obs.reward_breakdown["fail_to_pass"] == pytest.approx(0.10)  # the two FAIL_TO_PASS tests
 
 
-def test_regressions_are_penalised_symmetrically(env):
+def test_breaking_pass_to_pass_tests_is_penalised_and_refixing_pays_it_back(env):
     env.step(act("RUN_TESTS"))
     obs = env.step(act("REPLACE_LINES", start_line=12, end_line=12, new_code_block="    return -2"))
     obs = env.step(act("RUN_TESTS"))
-    assert obs.reward_breakdown.get("regressions") is None  # -1 tests were already failing
+    assert "pass_to_pass" not in obs.reward_breakdown  # the -1 tests were already failing
+    assert "fail_to_pass" not in obs.reward_breakdown
     obs = env.step(act("REPLACE_LINES", start_line=7, end_line=7, new_code_block="            return mid + 1"))
     obs = env.step(act("RUN_TESTS"))
-    assert obs.reward_breakdown["regressions"] == pytest.approx(-0.10)
+    assert obs.reward_breakdown["pass_to_pass"] == pytest.approx(-0.10)
     assert obs.tests_passed == 0
+    env.step(act("REPLACE_LINES", start_line=7, end_line=7, new_code_block="            return mid"))
+    obs = env.step(act("RUN_TESTS"))
+    assert obs.reward_breakdown["pass_to_pass"] == pytest.approx(0.10)  # potential-based: nothing to farm
 
 
 @pytest.mark.parametrize(
@@ -204,17 +208,25 @@ def test_submit_after_fix_scores_high_but_below_one(env):
     env.step(act("RUN_TESTS"))
     obs = env.step(act("SUBMIT"))
     assert obs.done and obs.end_reason == "submitted"
-    assert 0.9 <= obs.final_score < 1 and obs.final_score == pytest.approx(0.95)
+    assert obs.resolved and obs.final_score == pytest.approx(0.96)  # 0.98 - 0.004 x 5 steps
     assert (obs.hidden_tests_passed, obs.hidden_tests_total) == (5, 5)
+    assert "RESOLVED" in obs.last_execution_output
     assert obs.reward_breakdown["final_score"] == obs.final_score
     after = env.step(act("VIEW_CODE"))
     assert after.done and "episode is over" in after.last_action_error and after.step_count == 5
 
 
-def test_submit_of_buggy_code_scores_strictly_above_zero(env):
+def test_submitting_the_buggy_program_scores_the_minimum(env):
     obs = env.step(act("SUBMIT"))
-    assert obs.done and 0 < obs.final_score < 1
-    assert obs.final_score == pytest.approx(round(6 / 9 - 0.01, 2))  # 2/4 visible, 4/5 hidden
+    assert obs.done and obs.final_score == 0.01 and obs.resolved is False
+    assert "NOT RESOLVED" in obs.last_execution_output
+
+
+def test_the_original_pass_rate_formula_is_an_option():
+    env = TraceFixEnvironment(EnvConfig(record=False, reward=RewardConfig(scoring="pass_rate")))
+    env.reset(task_name=TASK, seed=0)
+    obs = env.step(act("SUBMIT"))
+    assert obs.final_score == pytest.approx(round(6 / 9 - 0.01, 2))  # 2/4 visible, 4/5 hidden, 1 step
 
 
 def test_hard_coding_the_visible_cases_does_not_score_well(env):
@@ -224,7 +236,7 @@ def test_hard_coding_the_visible_cases_does_not_score_well(env):
     obs = env.step(act("REPLACE_LINES", start_line=1, end_line=12, new_code_block=cheat))
     assert env.step(act("RUN_TESTS")).tests_passed == 4
     obs = env.step(act("SUBMIT"))
-    assert obs.hidden_tests_passed == 0 and obs.final_score < 0.5
+    assert obs.hidden_tests_passed == 0 and not obs.resolved and obs.final_score <= 0.26
 
 
 def test_step_budget_ends_the_episode_with_a_score():

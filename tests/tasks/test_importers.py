@@ -10,6 +10,7 @@ from tracefix_rl.tasks._validate import validate_candidate
 from tracefix_rl.tasks.importers import import_humanevalfix, import_quixbugs
 from tracefix_rl.tasks.importers._common import check_tests, doctest_tests, strip_hint_comments
 from tracefix_rl.tasks.importers.humaneval import humaneval_programs, program_from_problem
+from tracefix_rl.tasks.importers.quixbugs import _pytest_tests
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -80,10 +81,11 @@ def test_humanevalfix_maps_every_field(hef):
     assert task.difficulty == prov["rating"]["tier"]
 
 
-def test_humanevalfix_type_strict_values_become_boolean_checks(hef):
+def test_humanevalfix_type_strict_numbers_become_numeric_comparisons_outside_the_sandbox(hef):
     task = next(t for t in hef.tasks if t.name == "humanevalfix_1")
-    calls = {t.call: t.expected for t in task.hidden_tests}
-    assert calls["bool((mean([2, 2])) == 2)"] == "True"  # mean returns 2.0; Python's == accepts it
+    by_call = {t.call: t for t in task.hidden_tests}
+    loose = by_call["mean([2, 2])"]  # mean returns 2.0; Python's == accepts it, so approx does too
+    assert loose.expected == "2" and loose.approx
     assert task.bug_type == "value misuse"
 
 
@@ -91,15 +93,17 @@ def test_humanevalfix_keeps_hanging_bugs_and_reports_every_skip(hef):
     hang = next(t for t in hef.tasks if t.name == "humanevalfix_2")
     assert hang.provenance["hangs"] is True
     assert validate_candidate(hang.reference, hang.buggy, hang.tests, hang.hidden_tests, allow_hang=True,
-                              require_hidden_failure=False).ok
+                              require_visible_failure=False, entry_point=hang.entry_point).ok
     skips = _skips(hef)
     assert "reference fails its own tests" in skips["Python/3"]
     assert skips["Python/4"] == "the buggy program passes every test"
     assert skips["line 6"].startswith("malformed JSON")
     assert "canonical_solution" in skips["Python/6"]
     assert skips["line 8"] == "malformed record: not a JSON object"
+    # a loop-style check is kept whole (check(f) -> None): it cannot prove a fix outside the sandbox
+    assert skips["Python/9"] == "no hidden test fails on an input that no visible test uses"
     assert "cannot be converted" in skips["Python/8"]
-    assert len(hef.tasks) == 3 and len(hef.skipped) == 6
+    assert len(hef.tasks) == 3 and len(hef.skipped) == 7
 
 
 def test_humanevalfix_gzip_and_prompt_fallback(tmp_path):
@@ -128,15 +132,18 @@ def test_quixbugs_json_cases_generators_and_hangs(quix):
     assert by["quixbugs_count_up"].provenance["hangs"] is True
 
 
-def test_quixbugs_pytest_programs_inline_their_helpers(quix):
-    task = next(t for t in quix.tasks if t.name == "quixbugs_reachable")
-    assert task.reference.startswith("class Node:") and "def reachable" in task.reference
-    assert [t.call for t in task.tests + task.hidden_tests] == ["test_direct()", "test_second_branch()",
-                                                                "test_unreachable()", "test_cycle()"]
-    assert all(t.expected == "None" for t in task.all_tests)
-    assert "def make_diamond" in task.tests[1].setup and "pytest" not in task.hidden_tests[1].setup
-    assert "use_correct" not in task.tests[0].setup
-    assert task.provenance["tests_from"] == "pytest"
+def test_quixbugs_pytest_programs_inline_their_helpers_but_cannot_prove_a_fix(quix):
+    tests, helpers, problem = _pytest_tests(SAMPLES / "quixbugs" / "python_testcases" / "test_reachable.py",
+                                            "reachable")
+    assert not problem and helpers == {"node"}
+    assert [t.call for t in tests] == ["test_direct()", "test_second_branch()", "test_unreachable()",
+                                       "test_cycle()", "test_last_of_three_branches()"]
+    assert all(t.expected == "None" for t in tests)
+    assert "def make_diamond" in tests[1].setup and "pytest" not in tests[3].setup
+    assert "use_correct" not in tests[0].setup
+    # Every verdict of a pytest-style test is reached inside the sandbox (it returns None whatever
+    # the program does), so no hidden test can prove a fix: the importer refuses the task.
+    assert _skips(quix)["reachable"] == "no hidden test fails on an input that no visible test uses"
 
 
 def test_quixbugs_skips_with_reasons(quix):
@@ -147,7 +154,7 @@ def test_quixbugs_skips_with_reasons(quix):
     assert skips["broken"].startswith("malformed test case (line 2)")
     assert skips["notests"].startswith("no test cases")
     assert skips["single"].startswith("needs at least two test cases")
-    assert len(quix.tasks) == 4
+    assert len(quix.tasks) == 3
     assert _skips(import_quixbugs(SAMPLES / "nowhere")) == {str(SAMPLES / "nowhere"): "no python_programs directory"}
 
 

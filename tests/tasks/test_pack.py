@@ -216,7 +216,7 @@ def test_cli_import(tmp_path, cli):
     assert len(read_pack(out)[1]) == 3
     assert cli("import", "nonsense", str(out)).exit_code != 0
     q = cli("import", "quixbugs", str(samples / "quixbugs"), "-o", str(tmp_path / "q"))
-    assert q.exit_code == 0 and len(read_pack(tmp_path / "q")[1]) == 4
+    assert q.exit_code == 0 and len(read_pack(tmp_path / "q")[1]) == 3
 
 
 def test_resolve_task_for_graders_and_servers(tmp_path):

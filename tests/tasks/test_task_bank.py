@@ -15,6 +15,7 @@ import pytest
 from tracefix_rl.env._testing import run_tests
 from tracefix_rl.tasks import DIFFICULTIES, builtin_tasks, get_task, list_tasks
 from tracefix_rl.tasks._registry import BUILTIN_DIR
+from tracefix_rl.tasks._validate import check_task
 
 TASKS = builtin_tasks()
 NAMES = list(TASKS)
@@ -86,6 +87,16 @@ def test_buggy_fails_a_visible_test(name: str) -> None:
     assert run.syntax_error is None, "the buggy program must compile"
     assert run.module_error is None, "the buggy program must load"
     assert run.passed < run.total, f"{name}: the buggy program passes every visible test"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_roles_and_hidden_tests_pass_the_validator(name: str) -> None:
+    task = TASKS[name]
+    problems = check_task(task)
+    if problems:  # say exactly what to write into the TOML file
+        run = run_tests(task.buggy, task.all_tests)
+        roles = [f"{r.test_name}: role = {'fail_to_pass' if not r.passed else 'pass_to_pass'!r}" for r in run.results]
+        pytest.fail(f"{name}: {problems}; the validation run gives {roles}")
 
 
 @pytest.mark.parametrize("name", NAMES)

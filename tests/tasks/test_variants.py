@@ -24,10 +24,11 @@ def test_variant_k_is_a_valid_distinct_mutant_of_the_reference():
     for k in (1, 2, 3):
         v = make_variant(task, k)
         assert v.name == task.name and v.reference == task.reference
-        assert v.tests == task.tests and v.hidden_tests == task.hidden_tests
+        assert [t.call for t in v.all_tests] == [t.call for t in task.all_tests]  # same tests, own roles
         assert normalized(v.buggy) not in seen
         seen.add(normalized(v.buggy))
-        assert validate_candidate(v.reference, v.buggy, v.tests, v.hidden_tests).ok
+        verdict = validate_candidate(v.reference, v.buggy, v.tests, v.hidden_tests, entry_point=v.entry_point)
+        assert verdict.ok and v == v.with_roles(verdict.failing_tests(v.tests, v.hidden_tests))
         prov = v.provenance
         assert prov["variant"] == k and prov["base_task"] == task.name and prov["base_hash"] == task.content_hash
         assert prov["operators"] and prov["rating"]["tier"] == v.difficulty

@@ -10,8 +10,8 @@ Contract (the hackathon's, see ``seed-projects.md`` §5):
       [END] success=<true|false> steps=<n> score=<0.00> rewards=<r1,r2,...>
 
   ``[END]`` is printed on every path (normal end, kill switch, deadline, exception). Every
-  score is rounded to two decimals and *then* clamped to [0.01, 0.99], so the printed value is
-  strictly inside (0, 1). Diagnostics go to stderr.
+  score is rounded to two decimals and *then* clamped by :func:`tracefix_rl.scoring.clamp_score`
+  (to [0.01, 0.98]), so the printed value is strictly inside (0, 1). Diagnostics go to stderr.
 * Actions come from ``chat.completions.parse(response_format=CodeAction)``; if that fails, from
   ``chat.completions.create`` plus JSON extraction. A reply that is not a valid action is fed back
   to the model as ``PARSE_ERROR: ...`` (with the schema violation) and asked again; it costs no
@@ -22,8 +22,9 @@ Contract (the hackathon's, see ``seed-projects.md`` §5):
   type are not a loop.
 * A global deadline (default 17 min, under the 20 min limit) stops model calls: the current
   episode is submitted and the remaining tasks are reset and submitted without model calls.
-* ``success`` means the episode was submitted with every visible and hidden test passing (or,
-  if ``success_threshold`` is set, ``score >= success_threshold``).
+* ``success`` is the environment's ``resolved`` flag: the episode ended with every FAIL_TO_PASS and
+  PASS_TO_PASS test, visible and hidden, passing (or, if ``success_threshold`` is set,
+  ``score >= success_threshold``).
 """
 
 from __future__ import annotations
@@ -40,17 +41,15 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from tracefix_rl.models import CodeAction
+from tracefix_rl.scoring import SCORE_MIN, clamp_score
 
 __all__ = [
     "DEFAULT_TASKS",
-    "SCORE_MAX",
-    "SCORE_MIN",
     "SYSTEM_PROMPT",
     "AgentConfig",
     "EpisodeSummary",
     "ModelParseError",
     "ask_model",
-    "clamp_score",
     "extract_json",
     "format_end",
     "format_start",
@@ -61,8 +60,6 @@ __all__ = [
 ]
 
 DEFAULT_TASKS: tuple[str, ...] = ("task1_easy", "task2_medium", "task3_hard")
-SCORE_MIN = 0.01
-SCORE_MAX = 0.99
 
 SYSTEM_PROMPT = """\
 You are debugging a small Python program. Its tests fail; make them pass with minimal edits,
@@ -142,17 +139,6 @@ class EpisodeSummary:
 
 
 # -- the three stdout lines ---------------------------------------------------------------------
-
-
-def clamp_score(raw: float | None) -> float:
-    """Round to the printed precision (2 dp), then clamp to [0.01, 0.99]; None gives 0.01."""
-    try:
-        value = round(float(raw), 2)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return SCORE_MIN
-    if value != value:  # NaN
-        return SCORE_MIN
-    return min(SCORE_MAX, max(SCORE_MIN, value))
 
 
 def _money(x: float) -> str:

@@ -15,11 +15,12 @@ from tracefix_rl.config import EnvConfig
 from tracefix_rl.env._editor import Buffer, SyntaxReport
 from tracefix_rl.env._render import listing, localized_context, test_report
 from tracefix_rl.env._reset import check_reset_args
-from tracefix_rl.env._testing import TestRun, run_tests
-from tracefix_rl.errors import ResetNeededError, TraceFixError, TrajectoryError
+from tracefix_rl.env._testing import TestRun, describe_tally, judge, tally_runs
+from tracefix_rl.errors import ResetNeededError, TaskError, TraceFixError, TrajectoryError
 from tracefix_rl.models import CodeAction, CodeObservation, EpisodeState, TestResult
 from tracefix_rl.sandbox import Sandbox, get_sandbox
-from tracefix_rl.tasks import Task
+from tracefix_rl.scoring import final_score
+from tracefix_rl.tasks import PASS_TO_PASS, Task
 from tracefix_rl.tasks._source import BuiltinSource, TaskSource, open_task_source
 
 __all__ = ["Recorder", "StepRecord", "TraceFixEnvironment", "observation_hash"]
@@ -98,9 +99,10 @@ class TraceFixEnvironment:
     * ``step`` never raises for anything the agent does: malformed actions and failing or
       hostile code come back as observations (``last_action_error``, test results, a penalty).
       It raises :class:`~tracefix_rl.errors.ResetNeededError` only if called before ``reset``.
-    * The episode ends on SUBMIT or when the step budget runs out; ``final_score`` is then the
-      pass rate over visible **and** hidden tests minus the accumulated step costs, rounded to
-      two decimals and clamped to ``[score_min, score_max]`` (strictly inside (0, 1)).
+    * The episode ends on SUBMIT or when the step budget runs out; the program is then graded on
+      its visible **and** hidden tests: ``resolved`` says whether every FAIL_TO_PASS and
+      PASS_TO_PASS test passes, and ``final_score`` comes from
+      :func:`tracefix_rl.scoring.final_score` (strictly inside (0, 1)).
     * Every step is handed to the recorder (if any) before the observation is returned, and a
       step is recorded and applied together or not at all: if recording fails, the episode is
       restored to its state before the action and the observation says so (``infra_error``,
@@ -204,6 +206,9 @@ class TraceFixEnvironment:
         task = source.get(task_name) if task_name else source.sample(seed, difficulty)
         if variant:
             task = source.variant(task, variant)
+        if not task.has_roles:
+            raise TaskError(f"task {task.name!r} has no FAIL_TO_PASS / PASS_TO_PASS test roles: it was validated "
+                            "by an older TraceFix-RL; rebuild or re-import its pack")
         self._source = source
         self._task = task
         self._buffer = Buffer(task.buggy)
@@ -395,31 +400,34 @@ class TraceFixEnvironment:
         syntax = self._buffer.syntax()
         if not syntax.ok:
             return _syntax_run(tests, syntax)
-        run = run_tests(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits,
-                        seed=self._seed)
-        if run.infra_error:  # one retry: a fault of ours must not cost the agent
-            run = run_tests(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits,
-                            seed=self._seed)
-        return run
+        assert self._task is not None
+        return judge(self._buffer.source, tests, sandbox=self.sandbox, limits=self.config.limits, seed=self._seed,
+                     entry_point=self._task.entry_point)
 
     def _baseline(self) -> list[bool]:
+        # Before the first evaluation, the program is the buggy one: by their stored roles, its
+        # PASS_TO_PASS tests pass and its FAIL_TO_PASS tests fail (no sandbox job needed).
         if self._last_eval is None:
             assert self._task is not None
-            run = run_tests(self._task.buggy, self._task.tests, sandbox=self.sandbox,
-                            limits=self.config.limits, seed=self._seed)
-            self._last_eval = [r.passed for r in run.results]
+            self._last_eval = [t.role == PASS_TO_PASS for t in self._task.tests]
         return self._last_eval
 
     def _shape(self, run: TestRun, terms: dict[str, float]) -> None:
+        assert self._task is not None
         cfg = self.config.reward
         before = self._baseline()
         now = [r.passed for r in run.results]
-        gained = sum(1 for b, n in zip(before, now, strict=True) if n and not b)
-        lost = sum(1 for b, n in zip(before, now, strict=True) if b and not n)
-        if gained:
-            terms["new_passes"] = cfg.new_pass * gained
-        if lost:
-            terms["regressions"] = cfg.regression * lost
+        f2p = p2p = 0  # change in passing FAIL_TO_PASS tests, in failing PASS_TO_PASS tests
+        for test, was, now_passes in zip(self._task.tests, before, now, strict=True):
+            if was != now_passes:
+                if test.role == PASS_TO_PASS:
+                    p2p += -1 if now_passes else 1
+                else:
+                    f2p += 1 if now_passes else -1
+        if f2p:
+            terms["fail_to_pass"] = cfg.fail_to_pass * f2p
+        if p2p:
+            terms["pass_to_pass"] = cfg.pass_to_pass * p2p
         if run.syntax_error is not None:
             terms["syntax_error"] = cfg.syntax_error
         self._last_eval = now
@@ -436,21 +444,16 @@ class TraceFixEnvironment:
                             "Submit again.", error="sandbox infrastructure error while grading",
                             infra_error=True)
         self._shape(visible, terms)
-        total = visible.total + hidden.total
-        rate = (visible.passed + hidden.passed) / total if total else 0.0
-        score = self._clamp(rate + self.config.reward.step_cost * self._state.step_count)
+        tally = tally_runs(self._task, visible, hidden)
+        score = final_score(tally, steps=self._state.step_count, config=self.config.reward)
         terms["final_score"] = score
         self._state.done = True
         self._state.final_score = score
-        self._state.resolved = visible.passed == visible.total and hidden.passed == hidden.total
+        self._state.resolved = tally.resolved
         report = test_report(visible, self._buffer.lines, hidden=hidden)
         head = "Step budget exhausted: the program was graded as it stands.\n" if end_reason == "step_budget" else ""
-        out = (prefix + "\n\n" if prefix else "") + head + report + f"\n\nFinal score: {score:.2f}"
+        out = (prefix + "\n\n" if prefix else "") + head + report + "\n\n" + describe_tally(tally, score)
         return _Outcome(out, run=visible, hidden=hidden, done=True, end_reason=end_reason)
-
-    def _clamp(self, raw: float) -> float:
-        cfg = self.config.reward
-        return min(cfg.score_max, max(cfg.score_min, round(raw, 2)))
 
     def _action_key(self, action: CodeAction, source: str) -> tuple[object, ...]:
         # Identical = same type and arguments on the same code; the thought does not count.

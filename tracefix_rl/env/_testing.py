@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracefix_rl._values import values_match
 from tracefix_rl.models import TestResult
 from tracefix_rl.sandbox import Execution, Limits, Outcome, Sandbox, get_sandbox
 from tracefix_rl.tasks import TestSpec
 
-__all__ = ["TestRun", "defang", "run_tests"]
+if TYPE_CHECKING:
+    from tracefix_rl.scoring import TestTally
+
+__all__ = ["TestRun", "defang", "describe_tally", "judge", "run_tests", "tally_runs"]
 
 PROGRAM_FILENAME = "program.py"
 
@@ -130,14 +133,18 @@ def run_tests(
     sandbox: Sandbox | None = None,
     limits: Limits | None = None,
     seed: int = 0,
+    entry_point: str | None = None,
 ) -> TestRun:
     """Run ``tests`` against ``source`` in the sandbox and judge every test.
+
+    ``entry_point`` is the one program name test code may take over a builtin's (see
+    :mod:`tracefix_rl.sandbox._driver_tests`).
 
     The child sees only the tests' setup and call text; expected values stay in this process.
     """
     sandbox = sandbox or get_sandbox()
     limits = limits or Limits()
-    payload = {"source": source, "filename": PROGRAM_FILENAME, "seed": seed,
+    payload = {"source": source, "filename": PROGRAM_FILENAME, "seed": seed, "entry_point": entry_point,
                "per_test_s": limits.per_test_s, "tests": [t.to_payload() for t in tests]}
     ex = sandbox.execute("tests", payload, limits)
     by_index: dict[int, dict[str, Any]] = {}
@@ -187,3 +194,41 @@ def run_tests(
         duration_ms=ex.duration_ms, isolation=ex.isolation, failing_line=failing_line,
         detail=ex.detail,
     )
+
+
+def judge(source: str, tests: Sequence[TestSpec], *, sandbox: Sandbox | None = None, limits: Limits | None = None,
+          seed: int = 0, entry_point: str | None = None) -> TestRun:
+    """:func:`run_tests`, retried once when the sandbox itself failed: the one retry policy.
+
+    A fault of the infrastructure must not cost the agent; a second fault in a row is reported
+    (``infra_error``) and never scored. The environment, the graders and the task validators
+    all judge programs through this function.
+    """
+    run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed, entry_point=entry_point)
+    if run.infra_error:
+        run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed, entry_point=entry_point)
+    return run
+
+
+def tally_runs(task: Any, visible: TestRun, hidden: TestRun) -> TestTally:
+    """Tally a graded program by the task's stored test roles (visible run, then hidden run).
+
+    Tests whose expected value is fixed by their shape (``bool(...) -> True``) count for
+    resolution but earn no partial credit (see :mod:`tracefix_rl.scoring`).
+    """
+    from tracefix_rl.scoring import TestTally
+    from tracefix_rl.tasks._validate import fixed_expectation
+
+    outcomes = []
+    for specs, run, is_hidden in ((task.tests, visible, False), (task.hidden_tests, hidden, True)):
+        for spec, result in zip(specs, run.results, strict=True):
+            outcomes.append((spec.role, is_hidden, result.passed, not fixed_expectation(spec, task.entry_point)))
+    return TestTally.from_outcomes(outcomes)
+
+
+def describe_tally(tally: TestTally, score: float) -> str:
+    """The closing lines of a graded episode: resolution, tests by role, the score."""
+    (fv, fvt), (fh, fht), (p, pt) = tally.f2p_visible, tally.f2p_hidden, tally.p2p
+    verdict = "RESOLVED: every test passes." if tally.resolved else "NOT RESOLVED: some tests still fail."
+    return (f"{verdict}\nFAIL_TO_PASS tests passing: {fv + fh}/{fvt + fht} (visible {fv}/{fvt}, hidden {fh}/{fht}); "
+            f"PASS_TO_PASS tests passing: {p}/{pt}\nFinal score: {score:.2f}")

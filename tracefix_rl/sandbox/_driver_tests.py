@@ -6,9 +6,14 @@ encoding of the result (or the exception), so a program that forges records can 
 *values*, which still have to be the right answers. The comparison with expected values
 happens in the environment process (:mod:`tracefix_rl.env._testing`).
 
+Each test's ``setup`` and ``call`` run in a namespace of their own: the program's names, minus
+any that shadow a builtin (except ``entry_point``), over a fresh copy of the builtins as they were
+when the driver was imported. So a program that defines ``bool`` or ``len``, or patches the
+``builtins`` module, changes what its own code sees but not what the test code calls.
+
 Payload::
 
-    {"source": str, "filename": str, "seed": int, "per_test_s": float,
+    {"source": str, "filename": str, "seed": int, "per_test_s": float, "entry_point": str | None,
      "tests": [{"name": str, "setup": str, "call": str}, ...]}
 
 Records, in order: ``{"kind": "compile", ...}``, ``{"kind": "module", ...}``, then for each
@@ -18,6 +23,7 @@ test ``{"kind": "start", "index": i}`` followed by ``{"kind": "test", ...}``, an
 
 from __future__ import annotations
 
+import builtins
 import io
 import random
 import signal
@@ -32,6 +38,18 @@ __all__ = ["run"]
 
 _MAX_VALUE_CHARS = 100_000
 _MAX_STDOUT_CHARS = 4_000
+
+#: The builtins as they were when the driver was imported (in the fork-server, before any job).
+_PRISTINE_BUILTINS: dict[str, Any] = dict(builtins.__dict__)
+
+
+def _test_namespace(program: dict[str, Any], entry_point: str | None) -> dict[str, Any]:
+    """The namespace one test's setup and call run in (see the module docstring)."""
+    ns: dict[str, Any] = {"__builtins__": dict(_PRISTINE_BUILTINS), "__name__": "__main__"}
+    for name, value in program.items():
+        if name not in _PRISTINE_BUILTINS or name == entry_point:
+            ns[name] = value
+    return ns
 
 
 class _TestTimeout(BaseException):
@@ -87,6 +105,7 @@ def run(payload: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> None
     filename: str = payload.get("filename", "program.py")
     seed: int = int(payload.get("seed", 0))
     per_test_s: float = float(payload.get("per_test_s", 2.0))
+    entry_point = payload.get("entry_point")
     lines = source.splitlines()
 
     try:
@@ -128,9 +147,10 @@ def run(payload: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> None
         try:
             signal.setitimer(signal.ITIMER_REAL, per_test_s)
             try:
+                test_ns = _test_namespace(namespace, entry_point)
                 if test.get("setup"):
-                    exec(compile(test["setup"], "<test>", "exec", dont_inherit=True), namespace)
-                value = eval(compile(test["call"], "<test>", "eval", dont_inherit=True), namespace)
+                    exec(compile(test["setup"], "<test>", "exec", dont_inherit=True), test_ns)
+                value = eval(compile(test["call"], "<test>", "eval", dont_inherit=True), test_ns)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             encoded = canonical(value)

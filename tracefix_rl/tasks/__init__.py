@@ -6,11 +6,24 @@ Pipeline: reference programs (:func:`corpus_programs`) → mutation engine
 :class:`Curriculum` samples tiers by schedule or by recent success.
 """
 
-from tracefix_rl.tasks._model import DIFFICULTIES, Difficulty, Task, TestSpec
+from tracefix_rl.tasks._model import (
+    DIFFICULTIES,
+    FAIL_TO_PASS,
+    PASS_TO_PASS,
+    ROLES,
+    Difficulty,
+    Role,
+    Task,
+    TestSpec,
+)
 from tracefix_rl.tasks._registry import builtin_tasks, get_task, list_tasks, load_task_file, sample_task
 
 __all__ = [
     "DIFFICULTIES",
+    "FAIL_TO_PASS",
+    "PASS_TO_PASS",
+    "ROLES",
+    "Role",
     "PACK_SCHEMA_VERSION",
     "BuildReport",
     "Curriculum",

@@ -54,16 +54,18 @@ def describe_mutations(mutant: Mutant) -> str:
 
 def task_from_mutant(program: ReferenceProgram, mutant: Mutant, verdict: Verdict, *, name: str,
                      provenance: dict[str, Any] | None = None) -> Task:
-    """The task for a validated mutant: tier from the rating, provenance with every detail."""
+    """The task for a validated mutant: tier from the rating, provenance with every detail, and
+    the test roles from the validation run (FAIL_TO_PASS: the tests the mutant fails)."""
     rating = rate_mutant(mutant, program.reference, verdict)
     prov = {"generator": "mutation", "program": program.name, "origin": program.origin,
             "category": program.category, "operators": list(mutant.operators),
             "mutations": [m.to_dict() for m in mutant.mutations], "rating": rating.to_dict(),
             "failing_visible": [i for i, s in enumerate(verdict.visible) if s != "passed"]}
     prov.update(provenance or {})
-    return program.task(name=name, buggy=mutant.source, difficulty=rating.tier,
+    task = program.task(name=name, buggy=mutant.source, difficulty=rating.tier,
                         bug_type="+".join(mutant.operators), bug_description=describe_mutations(mutant),
                         provenance=prov)
+    return task.with_roles(verdict.failing_tests(task.tests, task.hidden_tests))
 
 
 @dataclass
@@ -162,7 +164,8 @@ class _ProgramStream:
             budget -= 1
             self.candidates += 1
             p = self.program
-            verdict = validate_candidate(p.reference, mutant.source, p.tests, p.hidden_tests)
+            verdict = validate_candidate(p.reference, mutant.source, p.tests, p.hidden_tests,
+                                         entry_point=p.entry_point)
             if not verdict.ok:
                 self.rejected[verdict.reason] += 1
                 continue
@@ -194,9 +197,9 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         def check(p: ReferenceProgram) -> Verdict:
-            verdict = check_reference(p.reference, p.tests, p.hidden_tests)
+            verdict = check_reference(p.reference, p.tests, p.hidden_tests, entry_point=p.entry_point)
             if verdict.ok and verdict.duration_ms > SLOW_REFERENCE_MS:  # a cold pool slot, or truly slow?
-                verdict = check_reference(p.reference, p.tests, p.hidden_tests)
+                verdict = check_reference(p.reference, p.tests, p.hidden_tests, entry_point=p.entry_point)
             return verdict
 
         verdicts = list(pool.map(check, programs))

@@ -9,10 +9,15 @@ from typing import Any, Literal
 
 from tracefix_rl import _ast
 
-__all__ = ["DIFFICULTIES", "Difficulty", "Task", "TestSpec"]
+__all__ = ["DIFFICULTIES", "FAIL_TO_PASS", "PASS_TO_PASS", "ROLES", "Difficulty", "Role", "Task", "TestSpec"]
 
 Difficulty = Literal["easy", "medium", "hard"]
 DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
+
+Role = Literal["fail_to_pass", "pass_to_pass"]
+FAIL_TO_PASS: Role = "fail_to_pass"
+PASS_TO_PASS: Role = "pass_to_pass"
+ROLES: tuple[Role, ...] = (FAIL_TO_PASS, PASS_TO_PASS)
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,11 @@ class TestSpec:
 
     Exactly one of ``expected`` (a Python literal, as text) and ``raises`` (an exception class
     name) is set. ``approx`` compares numbers with :func:`math.isclose`.
+
+    ``role`` is the test's part in grading, as in SWE-bench: ``fail_to_pass`` (the buggy
+    program fails it, the reference passes it: it shows the bug) or ``pass_to_pass`` (both
+    pass it: it guards against regressions). It is computed once, when the task is validated,
+    and stored with the task; ``None`` only on tasks that were never validated.
     """
 
     name: str
@@ -29,6 +39,7 @@ class TestSpec:
     raises: str | None = None
     setup: str = ""
     approx: bool = False
+    role: Role | None = None
 
     def expected_value(self) -> Any:
         """The expected value, parsed from its literal text."""
@@ -60,6 +71,8 @@ class TestSpec:
             d["setup"] = self.setup
         if self.approx:
             d["approx"] = True
+        if self.role is not None:
+            d["role"] = self.role
         return d
 
 
@@ -89,6 +102,22 @@ class Task:
     def all_tests(self) -> tuple[TestSpec, ...]:
         """Visible tests followed by hidden tests (what SUBMIT runs)."""
         return self.tests + self.hidden_tests
+
+    @property
+    def has_roles(self) -> bool:
+        """Whether every test carries its FAIL_TO_PASS / PASS_TO_PASS role (a validated task)."""
+        return all(t.role is not None for t in self.all_tests)
+
+    def with_roles(self, failing: set[str]) -> Task:
+        """A copy whose tests are FAIL_TO_PASS when named in ``failing`` (tests the buggy program
+        fails), PASS_TO_PASS otherwise. Called by the validators, never by grading."""
+        import dataclasses
+
+        def assign(tests: tuple[TestSpec, ...]) -> tuple[TestSpec, ...]:
+            return tuple(dataclasses.replace(t, role=FAIL_TO_PASS if t.name in failing else PASS_TO_PASS)
+                         for t in tests)
+
+        return dataclasses.replace(self, tests=assign(self.tests), hidden_tests=assign(self.hidden_tests))
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain data (the task-pack record)."""
@@ -176,5 +205,8 @@ def _test_from_dict(task: str, d: dict[str, Any]) -> TestSpec:
             _ast.literal_eval(expected)
         except (ValueError, SyntaxError) as exc:
             raise TaskError(f"task {task!r}, test {d['name']!r}: expected is not a Python literal: {exc}") from None
+    role = d.get("role")
+    if role is not None and role not in ROLES:
+        raise TaskError(f"task {task!r}, test {d['name']!r}: role must be one of {ROLES}, got {role!r}")
     return TestSpec(name=str(d["name"]), call=str(d["call"]), expected=expected, raises=raises,
-                    setup=str(d.get("setup", "")), approx=bool(d.get("approx", False)))
+                    setup=str(d.get("setup", "")), approx=bool(d.get("approx", False)), role=role)

@@ -7,26 +7,34 @@ candidate* (a mutant, an imported buggy program) is valid when:
 2. it differs from the reference after normalisation (formatting and comments ignored);
 3. it terminates within the limits: no test times out, and the job is not killed (mutants
    only; imported benchmarks such as QuixBugs keep their infinite loops, ``allow_hang=True``);
-4. it fails at least one visible test (so the agent can see the bug), and
-5. it is not equivalent to the reference on the hidden tests: at least one hidden test fails
-   (``require_hidden_failure``; importers relax this to "fails some test").
+4. it fails at least one visible test (so the agent can see the bug; importers relax this,
+   ``require_visible_failure=False``), and
+5. its hidden tests catch a hard-coder: at least one hidden test fails on an *input* that no
+   visible test uses (:func:`input_key`) and compares a value the program must compute (not a
+   :func:`fixed_expectation` such as ``bool(...) -> True``), so a program that special-cases
+   the visible tests' inputs, or reports ``True`` for every test, still fails a hidden test
+   (``hidden_misses_hardcoding`` otherwise).
 
 Every check after (2) is one sandbox job over all tests. Results are plain data so the
-difficulty rating can reuse them without re-running anything.
+difficulty rating and the test roles (:meth:`Verdict.failing_tests`: FAIL_TO_PASS are the
+tests the candidate fails) reuse them without re-running anything.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracefix_rl.tasks._model import TestSpec
+from tracefix_rl import _ast
+from tracefix_rl._values import canonical
+from tracefix_rl.tasks._model import Task, TestSpec
 from tracefix_rl.tasks._mutate import normalized
 
 __all__ = ["HINT_PATTERN", "VALIDATION_LIMITS", "Verdict", "check_reference", "check_task", "has_hint",
-           "validate_candidate"]
+           "fixed_expectation", "hidden_catches_hardcoding", "input_key", "validate_candidate"]
 
 #: Words that would give the bug away if they appeared in a program shown to the agent.
 HINT_PATTERN = re.compile(r"(?i)\b(bug|buggy|fixme|todo|xxx)\b")
@@ -66,6 +74,11 @@ class Verdict:
     duration_ms: float = 0.0
     """Wall time of the sandbox job."""
 
+    def failing_tests(self, tests: Sequence[TestSpec], hidden: Sequence[TestSpec]) -> set[str]:
+        """Names of the tests this run did not pass: the FAIL_TO_PASS tests of a valid candidate."""
+        statuses = self.visible + self.hidden
+        return {t.name for t, s in zip(list(tests) + list(hidden), statuses, strict=True) if s != "passed"}
+
     @property
     def fail_fraction(self) -> float:
         """Fraction of all tests that did not pass."""
@@ -78,12 +91,74 @@ class Verdict:
                 "failing_line": self.failing_line, "detail": self.detail}
 
 
-def _run(source: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], limits: Any) -> Any:
-    from tracefix_rl.env._testing import run_tests
+def input_key(test: TestSpec, entry_point: str | None = None) -> str:
+    """What a hard-coder would key on: the test's input, as the visible listing shows it.
 
-    run = run_tests(source, list(tests) + list(hidden), limits=limits)
-    if run.infra_error:  # one retry: a pool slot can die under load
-        run = run_tests(source, list(tests) + list(hidden), limits=limits)
+    When the test calls ``entry_point`` with literal arguments and no setup, the key is the
+    canonical encoding of the argument values (``f([1, 2])`` and ``f([1,2])`` share a key);
+    otherwise it is the normalised source of the setup and the call.
+    """
+    from tracefix_rl.tasks._probes import entry_call
+
+    found = entry_call(test, entry_point) if entry_point else None
+    if found is not None and not test.setup:
+        try:
+            return "value:" + canonical(_ast.literal_eval(found[0]))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+    parts = []
+    for code in (test.setup, test.call):
+        try:
+            parts.append(ast.unparse(_ast.parse(code)) if code else "")
+        except SyntaxError:
+            parts.append(code)
+    return "source:" + "\n".join(parts)
+
+
+def fixed_expectation(test: TestSpec, entry_point: str | None = None) -> bool:
+    """Whether the test's expected value is fixed by its shape, not computed by the program.
+
+    ``bool(...)`` tests expect ``True`` and whole-``check(f)`` tests expect ``None`` whatever the
+    input: their verdict is reached inside the sandbox, so a program that subverts the harness
+    (or reports ``True`` for every such test) passes them. Only tests that compare a value the
+    program computes, outside the sandbox, can prove a fix.
+    """
+    from tracefix_rl.tasks._probes import entry_call
+
+    found = entry_call(test, entry_point) if entry_point else None
+    return test.expected in ("True", "None") and not (found is not None and found[1])
+
+
+def hidden_catches_hardcoding(tests: Sequence[TestSpec], hidden: Sequence[TestSpec], failing: set[str],
+                              entry_point: str | None = None) -> bool:
+    """Whether some hidden test in ``failing`` (a FAIL_TO_PASS test) uses an input no visible test
+    uses and compares a value the program must compute (not a :func:`fixed_expectation`)."""
+    seen = {input_key(t, entry_point) for t in tests}
+    return any(t.name in failing and input_key(t, entry_point) not in seen and not fixed_expectation(t, entry_point)
+               for t in hidden)
+
+
+def _run(source: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], limits: Any, *,
+         entry_point: str | None = None, settle: bool = False) -> Any:
+    """One job over every test. With ``settle`` (candidates allowed to hang), tests a hang left
+    unrun get jobs of their own, so every test has its own status: a test's role must not
+    depend on the test that happened to run before it."""
+    from tracefix_rl.env._testing import judge
+
+    specs = list(tests) + list(hidden)
+    run = judge(source, specs, limits=limits, entry_point=entry_point)
+    for _ in range(len(specs) if settle else 0):  # each round settles at least the first unrun test
+        if run.infra_error:
+            break
+        unrun = [i for i, r in enumerate(run.results) if r.status == "not_run"]
+        if not unrun or run.syntax_error is not None or run.module_error is not None:
+            break
+        rest = judge(source, [specs[i] for i in unrun], limits=limits, entry_point=entry_point)
+        if rest.infra_error or all(r.status == "not_run" for r in rest.results):
+            break
+        for i, result in zip(unrun, rest.results, strict=True):
+            run.results[i] = result
+        run.outcome = rest.outcome if rest.outcome.value != "ok" else run.outcome
     return run
 
 
@@ -93,7 +168,7 @@ def _statuses(run: Any, n_visible: int) -> tuple[list[str], list[str], list[int 
 
 
 def check_reference(source: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], *,
-                    limits: Any = None) -> Verdict:
+                    limits: Any = None, entry_point: str | None = None) -> Verdict:
     """Validate a reference program: it must parse and pass every test.
 
     Uses generous limits (the defaults of :class:`~tracefix_rl.sandbox.Limits`) so a correct
@@ -103,7 +178,7 @@ def check_reference(source: str, tests: Sequence[TestSpec], hidden: Sequence[Tes
         return Verdict(False, "syntax", detail="the reference does not parse")
     from tracefix_rl.sandbox import Limits
 
-    run = _run(source, tests, hidden, limits or Limits())
+    run = _run(source, tests, hidden, limits or Limits(), entry_point=entry_point)
     visible, hid, lines = _statuses(run, len(tests))
     if run.infra_error:
         return Verdict(False, "infra_error", visible, hid, lines, detail=run.detail)
@@ -115,9 +190,12 @@ def check_reference(source: str, tests: Sequence[TestSpec], hidden: Sequence[Tes
 
 
 def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], *,
-                       limits: Any = None, allow_hang: bool = False,
-                       require_hidden_failure: bool = True, require_visible_failure: bool = True) -> Verdict:
-    """Validate a bug candidate against the reference's tests (see the module docstring)."""
+                       limits: Any = None, allow_hang: bool = False, entry_point: str | None = None,
+                       require_visible_failure: bool = True) -> Verdict:
+    """Validate a bug candidate against the reference's tests (see the module docstring).
+
+    ``entry_point`` lets :func:`input_key` compare inputs by value; without it, by source.
+    """
     norm = normalized(candidate)
     if norm is None:
         return Verdict(False, "syntax", detail="the candidate does not parse")
@@ -125,7 +203,7 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
         return Verdict(False, "hint", detail="the candidate contains a hint word")
     if norm == normalized(reference):
         return Verdict(False, "same_as_reference")
-    run = _run(candidate, tests, hidden, limits or _limits())
+    run = _run(candidate, tests, hidden, limits or _limits(), entry_point=entry_point, settle=allow_hang)
     visible, hid, lines = _statuses(run, len(tests))
     base = {"visible": visible, "hidden": hid, "lines": lines, "failing_line": run.failing_line,
             "duration_ms": run.duration_ms}
@@ -140,30 +218,38 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
         if all(s == "passed" for s in hid):
             return Verdict(False, "passes_all", **base)
         return Verdict(False, "passes_visible", **base)
-    if require_hidden_failure and all(s == "passed" for s in hid):
-        return Verdict(False, "passes_hidden", **base)
     if all(s == "passed" for s in visible + hid):
         return Verdict(False, "passes_all", **base)
+    if all(s == "passed" for s in hid):
+        return Verdict(False, "passes_hidden", **base)
+    failing = {t.name for t, st in zip(list(tests) + list(hidden), visible + hid, strict=True) if st != "passed"}
+    if not hidden_catches_hardcoding(tests, hidden, failing, entry_point):
+        return Verdict(False, "hidden_misses_hardcoding", **base)
     return Verdict(True, "ok", **base)
 
 
-def check_task(task: Any) -> list[str]:
+def check_task(task: Task) -> list[str]:
     """Re-check a finished task; returns the problems found (empty when it is valid).
 
     The reference must pass every test; the buggy program must carry no hint word, differ
-    from the reference and fail a test. Generated tasks (``provenance.generator ==
-    "mutation"``) must also terminate and fail a visible and a hidden test, as at build time;
-    imported ones may hang and may fail only hidden tests, as at import time.
+    from the reference, fail a hidden test on an input no visible test uses, and its stored
+    test roles must be the ones the run gives. Generated tasks (``provenance.generator ==
+    "mutation"``) must also terminate and fail a visible test, as at build time; imported
+    ones may hang and may fail only hidden tests, as at import time. The hand-written bank
+    is held to the generated tasks' rules.
     """
     problems = []
-    ref = check_reference(task.reference, task.tests, task.hidden_tests)
+    ref = check_reference(task.reference, task.tests, task.hidden_tests, entry_point=task.entry_point)
     if not ref.ok:
         problems.append(f"reference: {ref.reason} {ref.detail}".strip())
-    generated = task.provenance.get("generator") == "mutation"
-    bug = validate_candidate(task.reference, task.buggy, task.tests, task.hidden_tests, allow_hang=not generated,
-                             require_hidden_failure=generated, require_visible_failure=generated)
+    strict = task.provenance.get("generator") != "import"
+    bug = validate_candidate(task.reference, task.buggy, task.tests, task.hidden_tests, allow_hang=not strict,
+                             require_visible_failure=strict, entry_point=task.entry_point)
     if not bug.ok:
         problems.append(f"buggy: {bug.reason}")
+    elif task.with_roles(bug.failing_tests(task.tests, task.hidden_tests)) != task:
+        stored = "missing" if not task.has_roles else "stale"
+        problems.append(f"test roles: {stored} (FAIL_TO_PASS / PASS_TO_PASS differ from the validation run)")
     if has_hint(task.description):
         problems.append("the description contains a hint word")
     return problems

@@ -56,7 +56,8 @@ def _valid(task: Task, k: int) -> tuple[Mutant, Verdict] | None:
             tried[0] += 1
             if mutant.source.strip() == task.buggy.strip():
                 continue  # the base task itself is variant 0
-            verdict = validate_candidate(task.reference, mutant.source, task.tests, task.hidden_tests)
+            verdict = validate_candidate(task.reference, mutant.source, task.tests, task.hidden_tests,
+                                         entry_point=task.entry_point)
             if verdict.ok:
                 found.append((mutant, verdict))
         return found[k - 1] if len(found) >= k else None

@@ -22,6 +22,7 @@ check), with the candidate's name replaced by the entry point:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import io
 import math
@@ -34,10 +35,17 @@ from typing import Any
 from tracefix_rl import _ast
 from tracefix_rl.tasks._difficulty import rate, simple_repair_finds
 from tracefix_rl.tasks._model import Task, TestSpec
-from tracefix_rl.tasks._validate import HINT_PATTERN, check_reference, has_hint, validate_candidate
+from tracefix_rl.tasks._validate import (
+    HINT_PATTERN,
+    check_reference,
+    has_hint,
+    hidden_catches_hardcoding,
+    input_key,
+    validate_candidate,
+)
 
 __all__ = ["ImportReport", "check_tests", "changed_lines", "doctest_tests", "finish_task", "fit_tests",
-           "strip_hint_comments"]
+           "move_to_hidden", "strip_hint_comments"]
 
 
 @dataclass
@@ -210,28 +218,55 @@ def doctest_tests(prompt: str, entry_point: str, prefix: str) -> list[TestSpec]:
     return tests
 
 
-def fit_tests(reference: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec]
-              ) -> tuple[list[TestSpec], list[TestSpec], str]:
-    """Check ``reference`` against the tests; value tests it fails only through the type-strict
-    comparison become ``bool`` tests. Returns the tests and ``""``, or a reason on failure."""
-    verdict = check_reference(reference, tests, hidden)
+def fit_tests(reference: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], *,
+              entry_point: str | None = None) -> tuple[list[TestSpec], list[TestSpec], str]:
+    """Check ``reference`` against the tests, loosening only what Python's ``==`` would accept.
+
+    A value test the reference fails only through the type-strict comparison is loosened in
+    two steps: first to a numeric comparison in the environment (``approx``: ``2 == 2.0``),
+    which keeps the verdict outside the sandbox; what still fails becomes a ``bool`` test
+    (the comparison then runs in the sandbox, as the benchmark's assert did). Returns the
+    tests and ``""``, or a reason on failure.
+    """
+    verdict = check_reference(reference, tests, hidden, entry_point=entry_point)
     if verdict.ok:
         return list(tests), list(hidden), ""
     if verdict.reason != "fails_own_tests":
         return list(tests), list(hidden), f"{verdict.reason}: {verdict.detail}"
-    statuses = verdict.visible + verdict.hidden
     first_detail = verdict.detail
-    fixed = []
-    for spec, status in zip(list(tests) + list(hidden), statuses, strict=True):
-        if status == "failed" and spec.expected is not None and not spec.call.startswith("bool("):
-            spec = TestSpec(name=spec.name, call=f"bool(({spec.call}) == {spec.expected})", expected="True",
-                            setup=spec.setup)
-        fixed.append(spec)
-    tests, hidden = fixed[: len(tests)], fixed[len(tests):]
-    verdict = check_reference(reference, tests, hidden)
-    if not verdict.ok:
-        return tests, hidden, f"the reference fails its own tests: {first_detail}"
-    return tests, hidden, ""
+    n = len(tests)
+    specs = list(tests) + list(hidden)
+    for loosen in (_as_numeric, _as_bool):
+        statuses = verdict.visible + verdict.hidden
+        specs = [loosen(spec) if status == "failed" else spec for spec, status in zip(specs, statuses, strict=True)]
+        verdict = check_reference(reference, specs[:n], specs[n:], entry_point=entry_point)
+        if verdict.ok:
+            return specs[:n], specs[n:], ""
+    return specs[:n], specs[n:], f"the reference fails its own tests: {first_detail}"
+
+
+def _as_numeric(spec: TestSpec) -> TestSpec:
+    if spec.expected is None or spec.approx or spec.call.startswith("bool("):
+        return spec
+    try:
+        numeric = _has_number(_ast.literal_eval(spec.expected))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        numeric = False
+    return dataclasses.replace(spec, approx=True) if numeric else spec
+
+
+def _as_bool(spec: TestSpec) -> TestSpec:
+    if spec.expected is None or spec.call.startswith("bool("):
+        return spec
+    return TestSpec(name=spec.name, call=f"bool(({spec.call}) == {spec.expected})", expected="True", setup=spec.setup)
+
+
+def _has_number(value: Any) -> bool:
+    if type(value) in (int, float):
+        return True
+    if isinstance(value, list | tuple):
+        return bool(value) and all(_has_number(v) for v in value)
+    return False
 
 
 def finish_task(*, name: str, entry_point: str, description: str, reference: str, buggy: str,
@@ -240,21 +275,36 @@ def finish_task(*, name: str, entry_point: str, description: str, reference: str
     """Validate an imported (reference, buggy) pair and rate it; ``(task, "")`` or ``(None, reason)``.
 
     The reference must pass every test (after :func:`fit_tests`); the buggy program must
-    fail at least one, and is allowed to hang (the sandbox limits end it).
+    fail at least one, and is allowed to hang (the sandbox limits end it). Its hidden tests
+    must catch a hard-coder (a failing hidden test on an input no visible test uses); when
+    they do not but several visible tests fail, :func:`move_to_hidden` repairs the split by
+    moving failing visible tests to the hidden set (one always stays visible), and the
+    provenance says so (``repaired_split``). The tests get their FAIL_TO_PASS /
+    PASS_TO_PASS roles from the validation run.
     """
     buggy = strip_hint_comments(buggy)
     reference = strip_hint_comments(reference)
-    tests, hidden, problem = fit_tests(reference, tests, hidden)
+    tests, hidden, problem = fit_tests(reference, tests, hidden, entry_point=entry_point)
     if problem:
         return None, problem
-    verdict = validate_candidate(reference, buggy, tests, hidden, allow_hang=True, require_hidden_failure=False,
-                                 require_visible_failure=False)
+    verdict = validate_candidate(reference, buggy, tests, hidden, allow_hang=True, require_visible_failure=False,
+                                 entry_point=entry_point)
+    statuses = verdict.visible + verdict.hidden
+    status_of = {t.name: st for t, st in zip(list(tests) + list(hidden), statuses, strict=True)}
+    moved: list[str] = []
+    if verdict.reason in ("hidden_misses_hardcoding", "passes_hidden"):
+        tests, hidden, moved = move_to_hidden(tests, hidden, verdict.failing_tests(tests, hidden), entry_point)
+        if moved:
+            verdict.visible = [status_of[t.name] for t in tests]
+            verdict.hidden = [status_of[t.name] for t in hidden]
+            verdict.ok, verdict.reason = True, "ok"
     if not verdict.ok:
         reasons = {"passes_all": "the buggy program passes every test", "hint": "the buggy program contains a hint word",
-                   "same_as_reference": "the buggy program equals the reference", "syntax": "the buggy program does not parse"}
+                   "same_as_reference": "the buggy program equals the reference", "syntax": "the buggy program does not parse",
+                   "hidden_misses_hardcoding": "no hidden test fails on an input that no visible test uses",
+                   "passes_hidden": "the buggy program passes every hidden test"}
         return None, reasons.get(verdict.reason, verdict.reason)
     lines = changed_lines(reference, buggy)
-    statuses = verdict.visible + verdict.hidden
     failing = [ln for ln, st in zip(verdict.lines, statuses, strict=False) if st != "passed"]
     repair = simple_repair_finds(buggy, reference, lines)
     rating = rate(operators=[bug_type or "imported"], bug_lines=lines, fail_fraction=verdict.fail_fraction,
@@ -262,8 +312,35 @@ def finish_task(*, name: str, entry_point: str, description: str, reference: str
     prov = dict(provenance)
     prov.update({"generator": "import", "bug_lines": lines, "rating": rating.to_dict(),
                  "hangs": "timeout" in statuses})
+    if moved:
+        prov["repaired_split"] = {"moved_to_hidden": moved}
     task = Task(name=name, difficulty=rating.tier, entry_point=entry_point,  # type: ignore[arg-type]
                 description=description.strip(), reference=reference.strip("\n") + "\n",
                 buggy=buggy.strip("\n") + "\n", tests=tuple(tests), hidden_tests=tuple(hidden),
                 bug_type=bug_type, bug_description=bug_description, provenance=prov)
-    return task, ""
+    return task.with_roles(verdict.failing_tests(tests, hidden)), ""
+
+
+def move_to_hidden(tests: Sequence[TestSpec], hidden: Sequence[TestSpec], failing: set[str],
+                   entry_point: str) -> tuple[list[TestSpec], list[TestSpec], list[str]]:
+    """Move failing visible tests to the hidden set until a hidden test catches a hard-coder.
+
+    Tests move from the end of the visible list, one at a time, and only tests whose input
+    no remaining visible test uses; at least one failing visible test always stays. Returns
+    the new lists and the names moved (empty, with the lists unchanged, when no move helps).
+    """
+    visible, secret = list(tests), list(hidden)
+    moved: list[str] = []
+    for test in reversed(list(tests)):
+        if hidden_catches_hardcoding(visible, secret, failing, entry_point):
+            return visible, secret, moved
+        if test.name not in failing or sum(t.name in failing for t in visible) < 2:
+            continue
+        rest = [t for t in visible if t is not test]
+        if input_key(test, entry_point) in {input_key(t, entry_point) for t in rest}:
+            continue
+        visible, secret = rest, [*secret, test]
+        moved.append(test.name)
+    if hidden_catches_hardcoding(visible, secret, failing, entry_point):
+        return visible, secret, moved
+    return list(tests), list(hidden), []

