@@ -153,6 +153,7 @@ class WebSocketHandler:
                     break
                 text = message.get("text")
                 alive = session_id in self.server._sessions
+                reply: str | None
                 if text is None:
                     reply, close, stepped = Failure(
                         "INVALID_FRAME", 400, "binary frames are not accepted: send each message as a JSON text "

@@ -80,9 +80,9 @@ class SQLiteRecorder(TrajectoryStore):
         self.insert_step(row)
         if record.done:
             with self._map_lock:
-                ep = self._episodes.get(record.episode_id)
-                if ep is not None:
-                    ep.finished = True
+                current = self._episodes.get(record.episode_id)
+                if current is not None:
+                    current.finished = True
 
     def end_episode(self, episode_id: str, final_score: float | None, end_reason: str | None) -> None:
         """Store the episode's final score and end reason (already done if its last step said so)."""

@@ -485,14 +485,12 @@ class TrajectoryStore:
     def insert_step(self, row: dict[str, Any]) -> None:
         """Append one step (keys: the ``steps`` columns) and commit it durably before returning.
 
-        A JSON column may be given already serialised (a ``str``) to spare a second encoding.
-
         If the row also has ``final_score`` and ``end_reason`` (the episode's last step), the
         episode's end is stored in the same transaction.
         """
-        values = [row[c] if c in _JSON_STEP_COLS and isinstance(row[c], str) else _dumps(row[c])
-                  if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
+        values = [_dumps(row[c]) if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
         values[_STEP_COLS.index("done")] = int(bool(row["done"]))
+        update: tuple[str, tuple[Any, ...]]
         if "final_score" in row:
             update = ("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=1, "
                       "flag_count=flag_count+?, end_time=?, final_score=?, end_reason=? WHERE episode_id=?",
