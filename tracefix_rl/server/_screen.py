@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from tracefix_rl.env._reset import has_lone_surrogate
+
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "FrameError", "parse_json"]
 
 #: Default cap of one WebSocket message or HTTP body (an action is at most ~40 KB of text).
@@ -72,25 +74,17 @@ def parse_json(text: str | bytes, *, limit: int = DEFAULT_MAX_MESSAGE_BYTES, wha
     return value
 
 
-def _bad(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _surrogate_path(value: Any) -> str | None:
     """The dotted path of the first string or key holding a lone surrogate (``""`` for the root)."""
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         path, node = stack.pop()
         if isinstance(node, str):
-            if _bad(node):
+            if has_lone_surrogate(node):
                 return path
         elif isinstance(node, dict):
             for k, v in node.items():
-                if _bad(k):
+                if has_lone_surrogate(k):
                     return f"{path}.{k.encode('utf-8', 'backslashreplace').decode()}".lstrip(".") + " (a key)"
                 stack.append((f"{path}.{k}".lstrip("."), v))
         elif isinstance(node, list):

@@ -290,19 +290,9 @@ class TrajectoryStore:
             conn.execute("PRAGMA foreign_keys=ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                conn.execute(statement)
-                        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                self._upgrade(conn, 0, _SCHEMA)
             elif version == 1:
-                self._migrate(conn)
+                self._upgrade(conn, 1, _MIGRATE_1_TO_2)
             elif version != SCHEMA_VERSION:
                 raise TrajectoryError(f"{self.path}: schema version {version}, this TraceFix-RL reads "
                                       f"versions 1 to {SCHEMA_VERSION} (a newer TraceFix-RL wrote this file)")
@@ -313,11 +303,12 @@ class TrajectoryStore:
         return conn
 
     @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
+    def _upgrade(conn: sqlite3.Connection, version: int, script: str) -> None:
+        """Run ``script`` to bring a store at ``version`` (0: a new file) to :data:`SCHEMA_VERSION`."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have done it
-                for statement in _MIGRATE_1_TO_2.split(";"):
+            if conn.execute("PRAGMA user_version").fetchone()[0] == version:  # another process may have done it
+                for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
