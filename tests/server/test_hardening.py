@@ -291,3 +291,14 @@ def test_d10_trajectory_routes_are_off_without_a_key_unless_enabled(tmp_path):
             for path in ("/episodes", "/trajectories/abc"):
                 r = client.get(path)
                 assert r.status_code == 403 and "--api-key" in r.text
+
+
+def test_an_observation_holding_invalid_unicode_still_makes_a_valid_frame():
+    from tracefix_rl.server._wire import TraceFixObservation
+    from tracefix_rl.server._ws import _observation_frame
+
+    frame = _observation_frame(TraceFixObservation(last_execution_output="printed \ud800 by a program"))
+    frame.encode("utf-8")  # sendable
+    assert json.loads(frame)["data"]["observation"]["last_execution_output"] == "printed \ud800 by a program"
+    ok = json.loads(_observation_frame(TraceFixObservation(last_execution_output="é ✓")))
+    assert ok["data"]["observation"]["last_execution_output"] == "é ✓"

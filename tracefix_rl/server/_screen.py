@@ -43,6 +43,9 @@ def _float(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)  # built once: decoding is hot
+
+
 def parse_json(text: str | bytes, *, limit: int = DEFAULT_MAX_MESSAGE_BYTES, what: str = "message") -> Any:
     """Parse ``text`` as strict JSON within ``limit`` bytes, or raise :class:`FrameError`."""
     size = len(text)
@@ -56,7 +59,7 @@ def parse_json(text: str | bytes, *, limit: int = DEFAULT_MAX_MESSAGE_BYTES, wha
     if not text.strip():
         raise FrameError("INVALID_JSON", f"the {what} is empty; send a JSON object")
     try:
-        value = json.loads(text, parse_constant=_constant, parse_float=_float)
+        value = _DECODER.decode(text)
     except FrameError:
         raise
     except json.JSONDecodeError as exc:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError, to_json
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tracefix_rl.errors import (
@@ -238,5 +239,8 @@ def _kind(value: Any) -> str:
 def _observation_frame(obs: Any) -> str:
     from openenv.core.env_server.serialization import serialize_observation
 
-    # ensure_ascii: the frame is valid UTF-8 whatever a program printed
-    return json.dumps({"type": "observation", "data": serialize_observation(obs)})
+    frame = {"type": "observation", "data": serialize_observation(obs)}
+    try:
+        return to_json(frame).decode()  # pydantic-core's encoder: ~3x json.dumps
+    except (PydanticSerializationError, ValueError):  # not valid Unicode: escaped, so the frame stays UTF-8
+        return json.dumps(frame)
