@@ -13,7 +13,7 @@ runs, in order:
 * one big frame (``--big-frame-mib``, default 94) sent on its own session while 4 other sessions
   time VIEW_CODE steps: the slowest of their steps during the send is the stall it caused.
 
-The table reports, per fuzzer, the counts the issue asks for: responses of 500 or more, sessions
+The table reports, per fuzzer: responses of 500 or more, sessions
 ended by a bad message, errors that do not name the field or frame problem, malformed input
 accepted. ``--pythonpath DIR`` runs the server from another source tree (the "before" figures).
 """

@@ -15,7 +15,7 @@ closed sockets, steps whose observation reports an infrastructure error), RSS ov
 its growth after warm-up (the first ``--warmup`` fraction of the run), and, once the server
 has stopped, the store's check: every step whose observation was returned must be in the store
 (``lost steps``), ``PRAGMA integrity_check``, and bytes per stored step.
-``--quick`` is 16 sessions for 15 s; the issue's figure is ``--sessions 512 --minutes 10``.
+``--quick`` is 16 sessions for 15 s; the full run is ``--sessions 512 --minutes 10``.
 """
 
 from __future__ import annotations

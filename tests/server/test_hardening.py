@@ -1,8 +1,10 @@
 """No client can crash a session, stall others, corrupt a record or read what is not its own.
 
-Each test names the defect of the issue it pins (D1-D11). They run against the real server
-process (``server`` fixture or a dedicated one), through raw WebSocket frames where the point
-is what a hostile client can send.
+Each test names the defect it pins (D1-D11: shared episode ids, half resets, wedged sessions,
+any-path task packs, variant amplification, half-applied steps, leaks, identical unseeded task
+sequences, reaped sessions, exposure, truncated observations). They run against the real server
+process (``server`` fixture or a dedicated one), through raw WebSocket frames where the point is
+what a hostile client can send.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-__all__ = ["ANONYMOUS", "ApiKeys", "OPEN_PATHS"]
+__all__ = ["ANONYMOUS", "OPEN_PATHS", "UNAUTHORIZED", "ApiKeys"]
 
 ANONYMOUS = "anonymous"
 #: Routes that stay open when a key is required: static descriptions, never episode data.
