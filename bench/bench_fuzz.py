@@ -10,8 +10,11 @@ runs, in order:
 * the HTTP fuzzer of ``bench/_fuzz.py`` (``--http`` requests on one keep-alive connection);
 * schemathesis against ``/openapi.json`` (``--schemathesis`` examples per operation, all
   phases, check ``not_a_server_error``), when it is installed;
-* one big frame (``--big-frame-mib``, default 94) sent on its own session while 4 other sessions
-  time VIEW_CODE steps: the slowest of their steps during the send is the stall it caused.
+* one big frame (``--big-frame-mib``, default 94) sent by another process on its own session
+  while 4 other sessions time VIEW_CODE steps: the slowest of their steps during the send is
+  the stall it caused the server.
+
+Each fuzzer gets a fresh server process, so one that crashes the server does not hide the others.
 
 The table reports, per fuzzer: responses of 500 or more, sessions
 ended by a bad message, errors that do not name the field or frame problem, malformed input
