@@ -33,7 +33,8 @@ README = ROOT / "README.md"
 DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
-BENCHES = ["env", "trace", "trajectory", "sandbox", "fairness", "memory", "server", "task_build"]
+BENCHES = ["env", "trace", "trajectory", "sandbox", "fairness", "memory", "server", "recording", "fuzz", "soak",
+           "task_build"]
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
@@ -163,13 +164,34 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one sectio
     tb = data.get("task_build")
     if tb:
         h["task_build"] = tb["rows"][0]
+    fz = data.get("fuzz")
+    if fz:
+        ws, http = fz.get("ws", {}), fz.get("http", {})
+        st = fz.get("schemathesis") or {}
+        h["fuzz"] = {
+            "ws_messages": ws.get("messages"), "ws_sessions_ended": ws.get("sessions_killed"),
+            "ws_unnamed_errors": ws.get("unnamed"), "ws_accepted_malformed": ws.get("accepted_malformed"),
+            "ws_episode_disturbed": ws.get("episode_disturbed"), "ws_stalls": ws.get("stalls"),
+            "http_requests": http.get("requests"), "http_5xx": http.get("server_errors"),
+            "http_unnamed_4xx": http.get("unnamed_4xx"), "http_transport_errors": http.get("transport_errors"),
+            "schemathesis_cases": st.get("cases"), "schemathesis_5xx": st.get("failures"),
+            "big_frame": fz.get("big_frame"),
+        }
+    rc = data.get("recording")
+    if rc:
+        h["recording_cost"] = rc["rows"]
+    sk = data.get("soak")
+    if sk:
+        h["soak"] = {k: v for k, v in sk["summary"].items() if k not in ("rss_samples", "error_examples")}
+        h["soak"]["per_action"] = sk["rows"]
     return h
 
 
 def _target(name: str, measured: float | None, target: float, op: str, unit: str, note: str = "") -> dict[str, Any]:
     met = None if measured is None else (measured <= target if op == "<=" else measured >= target)
+    ratio = None if measured is None or target == 0 else measured / target
     return {"target": name, "measured": measured, "goal": f"{op} {target:g} {unit}".strip(), "threshold": target,
-            "unit": unit, "met": met, "ratio_to_target": None if measured is None else measured / target, "note": note}
+            "unit": unit, "met": met, "ratio_to_target": ratio, "note": note}
 
 
 def targets(h: dict[str, Any]) -> list[dict[str, Any]]:
@@ -209,6 +231,27 @@ def targets(h: dict[str, Any]) -> list[dict[str, Any]]:
     worst = max((r["worst_wait_x_median_job"] for r in h.get("callers_beyond_workers", [])), default=None)
     out.append(_target("callers beyond the workers (4/8/16): worst wait for a worker / median job time", worst,
                        10.0, "<=", "x", "first come, first served"))
+    rc = [r for r in h.get("recording_cost", []) if r["tree"] == "this tree"]
+    if rc:
+        out.append(_target(f"recording's cost in throughput, cheap steps over the server ({rc[0]['sessions']} sessions)",
+                           rc[0]["recording_cost_pct"], 15.0, "<=", "%",
+                           f"{rc[0]['steps_per_s_recording_on']:.0f} vs {rc[0]['steps_per_s_recording_off']:.0f} steps/s"))
+    fz = h.get("fuzz")
+    if fz:
+        bad = [fz.get(k) for k in ("http_5xx", "ws_sessions_ended", "schemathesis_5xx")]
+        out.append(_target(f"fuzz: responses >= 500 and sessions ended ({fz['ws_messages']} WS messages, "
+                           f"{fz['http_requests']} HTTP requests, {fz.get('schemathesis_cases') or 0} schemathesis)",
+                           float(sum(b or 0 for b in bad)), 0.0, "<=", ""))
+        out.append(_target("fuzz: errors not naming the field or frame problem, malformed input accepted",
+                           float(sum(fz.get(k) or 0 for k in ("ws_unnamed_errors", "http_unnamed_4xx",
+                                                               "ws_accepted_malformed"))), 0.0, "<=", ""))
+    sk = h.get("soak")
+    if sk:
+        out.append(_target(f"soak: errors and returned steps missing from the store ({sk['sessions']} sessions, "
+                           f"{sk['seconds']:.0f} s, {sk['steps']:,} steps)",
+                           float(sk["errors"] + sk["lost_steps"] + (sk["integrity_check"] != "ok")), 0.0, "<=", ""))
+        out.append(_target("soak: server RSS growth after warm-up", sk.get("rss_growth_after_warmup_pct"), 10.0,
+                           "<=", "%"))
     return out
 
 
@@ -377,6 +420,42 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
         lines.append(f"| memory per idle WebSocket session ({mem['sessions']} sessions) | "
                      f"{mem['server_rss_mb_per_session']:.2f} MB server RSS | whole process tree "
                      f"{mem['tree_pss_mb_per_session']:.2f} MB PSS |")
+    for r in h.get("recording_cost", []):
+        lines.append(f"| recording's cost, cheap steps over the server ({r['sessions']} sessions, {r['tree']}) | "
+                     f"{r['steps_per_s_recording_on']:,.0f} steps/s recording, {r['steps_per_s_recording_off']:,.0f} "
+                     f"not (-{r['recording_cost_pct']:.0f}%) | +{r['cpu_ms_per_recorded_step']:.2f} ms server CPU "
+                     "per recorded step |")
+    fz, sk = h.get("fuzz"), h.get("soak")
+    if fz or sk:
+        lines += ["", "### Fuzz and soak (the real server on loopback)", "", "| figure | value |", "|---|---|"]
+    if fz:
+        lines += [
+            f"| malformed WebSocket messages | {fz['ws_messages']:,}: {fz['ws_sessions_ended']} sessions ended, "
+            f"{fz['ws_unnamed_errors']} errors not naming the problem, {fz['ws_accepted_malformed']} accepted |",
+            f"| malformed HTTP requests | {fz['http_requests']:,}: {fz['http_5xx']} responses >= 500, "
+            f"{fz['http_unnamed_4xx']} 4xx not naming the field, {fz['http_transport_errors']} broken connections |",
+        ]
+        if fz.get("schemathesis_cases"):
+            lines.append(f"| schemathesis cases (`not_a_server_error`) | {fz['schemathesis_cases']:,}: "
+                         f"{fz['schemathesis_5xx']} failures |")
+        bf = fz.get("big_frame")
+        if bf:
+            lines.append(f"| one {bf['mib']:g} MiB frame | {bf['outcome'][:60]}; slowest step of 4 other sessions "
+                         f"meanwhile {_ms(bf['worst_other_step_s'] * 1000)} |")
+    if sk:
+        lines += [
+            f"| soak: {sk['sessions']} sessions for {sk['seconds']:.0f} s | {sk['steps']:,} steps "
+            f"({sk['steps_per_s']:.0f} /s), {sk['episodes']:,} episodes, {sk['errors']} errors, "
+            f"{sk['lost_steps']} returned steps missing, integrity {sk['integrity_check']} |",
+            f"| soak: server RSS | {sk['rss_after_warmup_mb']} MB after warm-up, {sk['rss_end_mb']} MB at the end "
+            f"({sk['rss_growth_after_warmup_pct']:+.1f}%) |",
+            f"| store size per step | {sk['db_bytes_per_step']:,.0f} B on disk, of which the compressed full "
+            f"observation {sk.get('observation_bytes_per_step') or 0:,.0f} B |",
+        ]
+        per = {r["action"]: r for r in sk.get("per_action", [])}
+        if per:
+            lines.append("| soak p50 / p99 per action | " + ", ".join(
+                f"{a} {_ms(r['p50_ms'])} / {_ms(r['p99_ms'])}" for a, r in sorted(per.items())) + " |")
     lines += [
         "",
         "![median step latency per action, in-process and over the WebSocket, against the baselines]"

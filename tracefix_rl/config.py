@@ -91,8 +91,9 @@ class EnvConfig:
     """Frames a TRACE may produce before it is cut (the cut is shown)."""
     trace_max_chars: int = 6000
     """Size of the readable trace rendering in ``last_execution_output``."""
-    seed: int = 0
-    """Seeds the sequence of episode seeds used when ``reset`` gets ``seed=None``."""
+    seed: int | None = None
+    """Seeds the sequence of episode seeds used when ``reset`` gets ``seed=None`` (a fixed value gives a
+    reproducible sequence); ``None`` draws fresh OS entropy for every environment."""
     record: bool = True
     """Record every episode with the default recorder (:func:`tracefix_rl.trajectory.default_recorder`:
     ``$TRACEFIX_DB``, off when ``TRACEFIX_RECORD=0``) when no ``recorder`` is passed."""

@@ -8,7 +8,11 @@ below are for API misuse and broken infrastructure only::
     ├── TaskError
     │   └── UnknownTaskError
     ├── EpisodeError
-    │   └── ResetNeededError
+    │   ├── ResetNeededError
+    │   ├── SessionClosedError
+    │   └── ResetArgumentError            (also a ValueError)
+    │       ├── UnknownArgumentError      (also a TypeError)
+    │       └── EpisodeIdInUseError
     ├── SandboxError
     │   └── SandboxStartError
     ├── TraceError
@@ -20,14 +24,18 @@ from __future__ import annotations
 
 __all__ = [
     "EpisodeError",
+    "EpisodeIdInUseError",
     "ReplayError",
+    "ResetArgumentError",
     "ResetNeededError",
     "SandboxError",
     "SandboxStartError",
+    "SessionClosedError",
     "TaskError",
     "TraceError",
     "TraceFixError",
     "TrajectoryError",
+    "UnknownArgumentError",
     "UnknownTaskError",
 ]
 
@@ -53,6 +61,29 @@ class EpisodeError(TraceFixError):
 
 class ResetNeededError(EpisodeError):
     """``step`` was called before ``reset``."""
+
+
+class SessionClosedError(EpisodeError):
+    """The environment (a server session) was closed, for example by the idle-session reaper."""
+
+
+class ResetArgumentError(EpisodeError, ValueError):
+    """A ``reset`` argument is invalid; nothing changed (the previous episode goes on as it was).
+
+    ``field`` names the offending argument.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"reset argument {field!r}: {message}")
+        self.field = field
+
+
+class UnknownArgumentError(ResetArgumentError, TypeError):
+    """``reset`` got a keyword argument it does not know (``field`` names it)."""
+
+
+class EpisodeIdInUseError(ResetArgumentError):
+    """The requested ``episode_id`` is already recorded; episode ids are never shared."""
 
 
 class SandboxError(TraceFixError):

@@ -98,6 +98,8 @@ class CodeAction(BaseModel):
     @classmethod
     def _coerce_line(cls, value: Any) -> Any:
         # Models often send line numbers as strings ("12"); accept exact integer text only.
+        if isinstance(value, bool):
+            raise ValueError("must be an integer line number, not a boolean")
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value.strip())
         if isinstance(value, float) and value.is_integer():

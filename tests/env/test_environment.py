@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from tracefix_rl import CodeAction, EnvConfig, RewardConfig, TraceFixEnvironment
 from tracefix_rl.agents import fix_actions
 from tracefix_rl.env import observation_hash
-from tracefix_rl.errors import ResetNeededError, TaskError, UnknownTaskError
+from tracefix_rl.errors import ResetArgumentError, ResetNeededError, UnknownTaskError
 from tracefix_rl.tasks import get_task
 
 TASK = "binary_search_off_by_one"
@@ -40,9 +40,9 @@ def test_reset_accepts_alias_and_rejects_unknown_names():
     assert env.reset(task_name="task2_medium").task_name == TASK
     with pytest.raises(UnknownTaskError, match="did you mean"):
         env.reset(task_name="binary_search_of_by_one")
-    with pytest.raises(TaskError, match="no variant 1000000"):
-        env.reset(task_name=TASK, variant=10**6)
-    with pytest.raises(TaskError, match="non-negative"):
+    with pytest.raises(ResetArgumentError, match="'variant': must be from 0 to 16, got 1000000"):
+        env.reset(task_name=TASK, variant=10**6)  # bounded before any sandbox work
+    with pytest.raises(ResetArgumentError, match="'variant'"):
         env.reset(task_name=TASK, variant=-1)
 
 

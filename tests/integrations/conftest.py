@@ -19,5 +19,5 @@ def tracefix_server(tmp_path_factory):
     pytest.importorskip("openenv")
     from _live_server import live_server
 
-    with live_server(tmp_path_factory.mktemp("integrations-server")) as srv:
+    with live_server(tmp_path_factory.mktemp("integrations-server"), "--trajectory-routes") as srv:  # reads /episodes
         yield srv

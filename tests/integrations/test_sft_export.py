@@ -113,6 +113,8 @@ def test_diverged_episodes_are_refused_and_the_rest_exported(store, tmp_path):
         action["new_code_block"] = "    right = len(arr) - 2"
         conn.execute("UPDATE steps SET action=? WHERE episode_id=? AND action_type='REPLACE_LINES'",
                       (json.dumps(action), eid))
+        # as a store without full observations (schema 1): the export must regenerate them by replay
+        conn.execute("UPDATE steps SET observation=NULL WHERE episode_id=?", (eid,))
     conn.close()
     code, output, rows = _export(db, tmp_path / "t.jsonl", "--format", "sft", "--style", "json")
     assert code == 1

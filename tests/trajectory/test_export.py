@@ -33,7 +33,7 @@ def test_jsonl_round_trip_replays_verified(store, tmp_path):
     lines = out.read_text().splitlines()
     assert len(lines) == 3
     first = json.loads(lines[0])
-    assert first["schema"] == "tracefix-episode/1"
+    assert first["schema"] == "tracefix-episode/2"
     for key in ("episode_id", "task", "reward", "done", "manifest", "steps", "final_score"):
         assert key in first
     step = first["steps"][0]

@@ -38,6 +38,18 @@ class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState
     ``last_action_error`` and the test counts are typed fields.
     """
 
+    def __init__(self, base_url: str | None = None, *, api_key: str | None = None, **kwargs: Any) -> None:
+        """Like :class:`EnvClient`, plus ``api_key`` (default ``$TRACEFIX_API_KEY``): sent as
+        ``Authorization: Bearer KEY`` when the server requires a key."""
+        import os
+
+        key = api_key if api_key is not None else os.environ.get("TRACEFIX_API_KEY") or None
+        if key:
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("Authorization", f"Bearer {key}")
+            kwargs["headers"] = headers
+        super().__init__(base_url, **kwargs)
+
     def _step_payload(self, action: Any) -> dict[str, Any]:
         data = action if isinstance(action, dict) else action.model_dump(exclude_none=True)
         data = {k: v for k, v in data.items() if v is not None}

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from tracefix_rl.config import EnvConfig
 from tracefix_rl.env._editor import Buffer, SyntaxReport
 from tracefix_rl.env._render import listing, localized_context, test_report
+from tracefix_rl.env._reset import check_reset_args
 from tracefix_rl.env._testing import TestRun, describe_tally, judge, tally_runs
-from tracefix_rl.errors import ResetNeededError, TaskError
+from tracefix_rl.errors import ResetNeededError, TaskError, TraceFixError, TrajectoryError
 from tracefix_rl.models import CodeAction, CodeObservation, EpisodeState, TestResult
 from tracefix_rl.sandbox import Sandbox, get_sandbox
 from tracefix_rl.scoring import final_score
@@ -65,7 +66,10 @@ class Recorder(Protocol):
     """Receives every episode's manifest and steps (see :mod:`tracefix_rl.trajectory`).
 
     ``record_step`` must make the step durable before returning: the environment returns the
-    observation only afterwards.
+    observation only afterwards. If ``start_episode`` or ``record_step`` raises, the environment
+    undoes the reset or the step as a whole. A recorder may also have
+    ``release_episode(episode_id)``: the environment calls it when it abandons an unfinished
+    episode (a new reset, ``close``), so the recorder can drop what it keeps about it.
     """
 
     def start_episode(self, manifest: dict[str, Any], observation: CodeObservation) -> None: ...
@@ -87,7 +91,11 @@ class TraceFixEnvironment:
 
     * ``reset`` with the same ``task_name``, ``difficulty``, ``seed`` and ``variant`` always
       gives the same episode; with ``seed=None`` the next seed comes from the environment's own
-      generator (seeded by ``EnvConfig.seed``) and is reported in :attr:`state`.
+      generator and is reported in :attr:`state`. That generator is seeded by
+      ``EnvConfig.seed``, or from fresh OS entropy when it is ``None`` (the default), so
+      separate environments and processes do not draw the same task sequence.
+    * A ``reset`` that fails (an invalid argument, an unknown task, a recorder that cannot
+      store the episode) changes nothing: the previous episode goes on exactly as it was.
     * ``step`` never raises for anything the agent does: malformed actions and failing or
       hostile code come back as observations (``last_action_error``, test results, a penalty).
       It raises :class:`~tracefix_rl.errors.ResetNeededError` only if called before ``reset``.
@@ -95,7 +103,10 @@ class TraceFixEnvironment:
       its visible **and** hidden tests: ``resolved`` says whether every FAIL_TO_PASS and
       PASS_TO_PASS test passes, and ``final_score`` comes from
       :func:`tracefix_rl.scoring.final_score` (strictly inside (0, 1)).
-    * Every step is handed to the recorder (if any) before the observation is returned.
+    * Every step is handed to the recorder (if any) before the observation is returned, and a
+      step is recorded and applied together or not at all: if recording fails, the episode is
+      restored to its state before the action and the observation says so (``infra_error``,
+      ``last_action_error``; the step was not taken, so it can be retried).
     """
 
     def __init__(
@@ -149,7 +160,7 @@ class TraceFixEnvironment:
         variant: int | None = None,
         episode_id: str | None = None,
         task_pack: str | None = None,
-        **_: Any,
+        **unknown: Any,
     ) -> CodeObservation:
         """Start a new episode and return its first observation.
 
@@ -160,14 +171,38 @@ class TraceFixEnvironment:
             seed: makes the episode reproducible; also seeds ``random`` inside every job.
             variant: ``0`` or ``None`` for the task as written; ``k >= 1`` for its k-th
                 generated variant (deterministic).
-            episode_id: the id to record the episode under (a fresh uuid if omitted).
+            episode_id: the id to record the episode under (a fresh uuid if omitted); an id the
+                recorder already holds is refused.
             task_pack: path of a task pack to draw from instead of the built-in bank (or the
                 source given to the constructor).
 
         Raises:
+            ResetArgumentError: an argument is invalid (``field`` names it; the rules are in
+                :mod:`tracefix_rl.env._reset`); :class:`~tracefix_rl.errors.UnknownArgumentError`
+                (also a ``TypeError``) for an unknown keyword, and
+                :class:`~tracefix_rl.errors.EpisodeIdInUseError` for a recorded ``episode_id``.
             UnknownTaskError: ``task_name`` names no task.
             TaskError: no such variant, or no task in ``difficulty``.
+            TrajectoryError: the recorder could not store the new episode.
+
+        Whatever it raises, the environment is left exactly as it was before the call.
         """
+        check_reset_args(task_name=task_name, difficulty=difficulty, seed=seed, variant=variant,
+                         episode_id=episode_id, task_pack=task_pack, unknown=unknown)
+        seeds, checkpoint = self._seeds.getstate(), self._checkpoint()
+        previous = self._state.episode_id if self._task is not None and not self._state.done else None
+        try:
+            obs = self._start(task_name, difficulty, seed, variant, episode_id, task_pack)
+        except BaseException:
+            self._seeds.setstate(seeds)
+            self._restore(checkpoint)
+            raise
+        if previous is not None:
+            self._release(previous)
+        return obs
+
+    def _start(self, task_name: str | None, difficulty: str | None, seed: int | None, variant: int | None,
+               episode_id: str | None, task_pack: str | None) -> CodeObservation:
         if seed is None:
             seed = self._seeds.randrange(2**31)
         source = open_task_source(task_pack) if task_pack else (self._default_source or BuiltinSource())
@@ -194,7 +229,13 @@ class TraceFixEnvironment:
         )
         obs = self._observation(output=self._intro(), reward=None, breakdown={})
         if self.recorder is not None:
-            self.recorder.start_episode(self.manifest(), obs)
+            try:
+                self.recorder.start_episode(self.manifest(), obs)
+            except TraceFixError:
+                raise
+            except Exception as exc:
+                raise TrajectoryError(f"the episode could not be recorded ({type(exc).__name__}: {exc}); "
+                                      "nothing changed") from exc
         return obs
 
     def step(self, action: CodeAction) -> CodeObservation:
@@ -206,6 +247,7 @@ class TraceFixEnvironment:
                 output="The episode is over. Call reset() to start a new one.", reward=0.0, breakdown={},
                 error="episode is over; call reset()",
             )
+        checkpoint = self._checkpoint() if self.recorder is not None else None
         started = time.perf_counter()
         before = self._buffer.source
         self._state.step_count += 1
@@ -233,7 +275,10 @@ class TraceFixEnvironment:
                                 run=result.run, hidden=result.hidden, trace=result.trace,
                                 end_reason=result.end_reason, infra=result.infra_error)
         if self.recorder is not None:
-            self._record(action, obs, before, result, started)
+            failure = self._record(action, obs, before, result, started)
+            if failure is not None:
+                self._restore(checkpoint)
+                return self._unrecorded(failure)
         return obs
 
     def manifest(self) -> dict[str, Any]:
@@ -268,10 +313,13 @@ class TraceFixEnvironment:
         }
 
     def close(self) -> None:
-        """Release nothing: the shared sandbox and the recorder outlive environments. Idempotent.
+        """Tell the recorder an unfinished episode is abandoned; the shared sandbox and the recorder
+        outlive environments. Idempotent.
 
         Present so every environment can be used as a context manager and closed by servers.
         """
+        if self._task is not None and not self._state.done and self._state.episode_id:
+            self._release(self._state.episode_id)
 
     def __enter__(self) -> TraceFixEnvironment:
         return self
@@ -456,14 +504,57 @@ class TraceFixEnvironment:
             trace=trace, infra_error=infra,
         )
 
+    def _checkpoint(self) -> tuple[dict[str, Any], EpisodeState, Any]:
+        # Attributes are rebound by reset and step (a shallow copy keeps the old objects); the
+        # episode state and the buffer are mutated in place, so they are copied.
+        return (dict(self.__dict__), self._state.model_copy(),
+                self._buffer.checkpoint() if self._buffer is not None else None)
+
+    def _restore(self, checkpoint: tuple[dict[str, Any], EpisodeState, Any] | None) -> None:
+        assert checkpoint is not None
+        attrs, state, buffer = checkpoint
+        self.__dict__.clear()
+        self.__dict__.update(attrs)
+        self._state = state
+        if self._buffer is not None and buffer is not None:
+            self._buffer.restore(buffer)
+
+    def _release(self, episode_id: str) -> None:
+        release = getattr(self.recorder, "release_episode", None)
+        if release is not None:
+            release(episode_id)
+
+    def _unrecorded(self, exc: BaseException) -> CodeObservation:
+        why = f"the step could not be recorded ({type(exc).__name__}: {exc})"
+        problem = f"{why}; it was not applied (the episode is as it was before this action), retry it"
+        return self._observation(output=f"Error: {problem}.", reward=0.0, breakdown={}, error=problem, infra=True)
+
     def _record(self, action: CodeAction, obs: CodeObservation, before: str, result: _Outcome,
-                started: float) -> None:
+                started: float) -> BaseException | None:
+        """Hand the step to the recorder; returns the exception if it could not be recorded."""
         assert self.recorder is not None and self._buffer is not None
+        try:
+            self.recorder.record_step(self._step_record(action, obs, before, result, started))
+        except Exception as exc:
+            return exc
+        if obs.done:  # the step is durable; a failure to store the ending must not undo it
+            try:
+                self.recorder.end_episode(obs.episode_id, obs.final_score, result.end_reason)
+            except Exception as exc:
+                import logging
+
+                logging.getLogger(__name__).warning("could not store the end of episode %s: %s",
+                                                    obs.episode_id, exc)
+        return None
+
+    def _step_record(self, action: CodeAction, obs: CodeObservation, before: str, result: _Outcome,
+                     started: float) -> StepRecord:
+        assert self._buffer is not None
         after = self._buffer.source
         diff = "" if before == after else "".join(difflib.unified_diff(
             before.splitlines(True), after.splitlines(True), "before/program.py", "after/program.py"))
         run = result.run
-        record = StepRecord(
+        return StepRecord(
             episode_id=obs.episode_id, step=obs.step_count, action=action.model_dump(mode="json"),
             observation=obs, observation_hash=observation_hash(obs), reward=obs.reward or 0.0,
             reward_breakdown=dict(obs.reward_breakdown), cumulative_reward=obs.cumulative_reward,
@@ -475,9 +566,6 @@ class TraceFixEnvironment:
                    "hidden_total": result.hidden.total if result.hidden else None,
                    "end_reason": result.end_reason, "isolation": self._state.isolation},
         )
-        self.recorder.record_step(record)
-        if obs.done:
-            self.recorder.end_episode(obs.episode_id, obs.final_score, result.end_reason)
 
 
 @dataclass

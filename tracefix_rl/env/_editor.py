@@ -124,6 +124,15 @@ class Buffer:
     def _changed(self) -> None:
         self._cache.clear()
 
+    def checkpoint(self) -> tuple[list[str], list[list[str]], dict[str, object]]:
+        """A cheap copy of the buffer's state (history entries are never mutated, so they are shared)."""
+        return list(self._lines), list(self._history), dict(self._cache)
+
+    def restore(self, checkpoint: tuple[list[str], list[list[str]], dict[str, object]]) -> None:
+        """Return to the state of :meth:`checkpoint` (used when a step must be undone as a whole)."""
+        lines, history, cache = checkpoint
+        self._lines, self._history, self._cache = list(lines), list(history), dict(cache)
+
     @property
     def lines(self) -> list[str]:
         """Current lines (a copy)."""

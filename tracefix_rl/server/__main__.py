@@ -1,4 +1,5 @@
-"""``python -m tracefix_rl.server [--host H] [--port P] [--max-sessions N] [--session-timeout S]``."""
+"""``python -m tracefix_rl.server [--host H] [--port P] [--max-sessions N] [--session-timeout S] [--api-key K]
+[--task-pack-dir DIR] [--trajectory-routes] [--max-message-bytes B]`` (``--help`` says more)."""
 
 from tracefix_rl.server.app import main
 

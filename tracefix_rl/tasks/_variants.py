@@ -24,10 +24,14 @@ from tracefix_rl.tasks._model import Task
 from tracefix_rl.tasks._mutate import Mutant, sample_mutants
 from tracefix_rl.tasks._validate import Verdict, validate_candidate
 
-__all__ = ["MAX_VARIANT_CANDIDATES", "make_variant"]
+__all__ = ["CANDIDATES_PER_VARIANT", "MAX_VARIANT_CANDIDATES", "make_variant"]
 
 #: How many candidates are tried, in total, before a task is declared out of variants.
 MAX_VARIANT_CANDIDATES = 400
+#: Variant ``k`` exists only among the first ``CANDIDATES_PER_VARIANT * k + 16`` candidates, so
+#: asking for a variant costs a bounded number of sandbox validations (a task whose mutants are
+#: rarely valid has fewer variants instead of making one reset validate hundreds).
+CANDIDATES_PER_VARIANT = 4
 
 _lock = threading.Lock()
 _task_locks: dict[str, threading.Lock] = {}
@@ -44,7 +48,7 @@ def _valid(task: Task, k: int) -> tuple[Mutant, Verdict] | None:
             entry = (it, [], [0])
             _streams[task.content_hash] = entry
         it, found, tried = entry
-        while len(found) < k and tried[0] < MAX_VARIANT_CANDIDATES:
+        while len(found) < k and tried[0] < min(MAX_VARIANT_CANDIDATES, CANDIDATES_PER_VARIANT * k + 16):
             try:
                 mutant = next(it)
             except StopIteration:

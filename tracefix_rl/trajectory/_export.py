@@ -6,9 +6,9 @@ Both files load without custom code: ``pandas.read_json(path, lines=True)``,
 (``tracefix replay --file PATH`` / :func:`~tracefix_rl.trajectory.replay_record`) and import
 back into a store losslessly.
 
-Schema ``tracefix-episode/1`` (JSONL; every line has every key, in this order)::
+Schema ``tracefix-episode/2`` (JSONL; every line has every key, in this order)::
 
-    schema              "tracefix-episode/1"
+    schema              "tracefix-episode/2"
     episode_id          str      (OpenEnv EpisodeRecord key)
     task                str      task name (EpisodeRecord key; same as task_name)
     task_name, task_hash, difficulty, seed (int), variant (int)
@@ -24,6 +24,8 @@ Schema ``tracefix-episode/1`` (JSONL; every line has every key, in this order)::
     done                bool     (EpisodeRecord key)
     end_reason          "submitted" | "step_budget" | null
     total_steps (int), cumulative_reward (float), flag_count (int)
+    initial_observation object|null  the complete observation reset returned (CodeObservation
+                                 fields; null if the store predates schema 2)
     steps               list of objects, in step order:
         step (int), timestamp (float), action_type (str),
         action            object  the full CodeAction (thought, action_type, start_line,
@@ -39,11 +41,14 @@ Schema ``tracefix-episode/1`` (JSONL; every line has every key, in this order)::
         duration_ms (float)
         security_flags    list of {"code", "severity", "line", "detail"}
         extra             object  {hidden_passed, hidden_total, end_reason, isolation}
+        observation       object|null  the complete observation the agent was shown after this
+                                  step (CodeObservation fields; ``code_dict`` keys are strings)
 
 Parquet has the same columns, except that free-form objects are JSON text, so the Arrow
-schema is fixed: ``manifest_json``, ``initial_snapshot_json`` and, per step, ``action_json``,
-``snapshot_json``, ``test_results_json``, ``extra_json`` replace ``manifest``,
-``initial_snapshot``, ``action``, ``snapshot``, ``test_results`` and ``extra``. ``pyarrow`` is
+schema is fixed: ``manifest_json``, ``initial_snapshot_json``, ``initial_observation_json`` and,
+per step, ``action_json``, ``snapshot_json``, ``test_results_json``, ``extra_json``,
+``observation_json`` replace the objects of the same names. Files of schema
+``tracefix-episode/1`` (no observations) still read, replay and import. ``pyarrow`` is
 needed only for Parquet and is imported lazily.
 """
 
@@ -62,17 +67,17 @@ from tracefix_rl.trajectory._store import TrajectoryStore
 __all__ = ["SCHEMA", "export_episodes", "import_episodes", "normalize_record", "read_records",
            "selected_episode_ids", "to_export"]
 
-SCHEMA = "tracefix-episode/1"
+SCHEMA = "tracefix-episode/2"
 
 _TOP = ("episode_id", "task", "task_name", "task_hash", "difficulty", "seed", "variant", "package_version",
         "python_version", "isolation", "manifest", "initial_observation_hash", "initial_snapshot", "start_time",
         "end_time", "duration_seconds", "final_score", "reward", "done", "end_reason", "total_steps",
-        "cumulative_reward", "flag_count")
+        "cumulative_reward", "flag_count", "initial_observation")
 _STEP = ("step", "timestamp", "action_type", "action", "observation_hash", "snapshot", "reward",
          "cumulative_reward", "done", "error", "reward_breakdown", "diff", "pass_rate", "test_results",
-         "duration_ms", "security_flags", "extra")
-_JSON_TOP = ("manifest", "initial_snapshot")
-_JSON_STEP = ("action", "snapshot", "test_results", "extra")
+         "duration_ms", "security_flags", "extra", "observation")
+_JSON_TOP = ("manifest", "initial_snapshot", "initial_observation")
+_JSON_STEP = ("action", "snapshot", "test_results", "extra", "observation")
 
 
 def to_export(record: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +176,7 @@ def _parquet_schema(pa: Any) -> Any:
         ("reward", pa.float64()), ("cumulative_reward", pa.float64()), ("done", pa.bool_()),
         ("error", pa.string()), ("reward_breakdown", pa.list_(term)), ("diff", pa.string()),
         ("pass_rate", pa.float64()), ("test_results_json", pa.string()), ("duration_ms", pa.float64()),
-        ("security_flags", pa.list_(flag)), ("extra_json", pa.string()),
+        ("security_flags", pa.list_(flag)), ("extra_json", pa.string()), ("observation_json", pa.string()),
     ])
     return pa.schema([
         ("schema", pa.string()), ("episode_id", pa.string()), ("task", pa.string()), ("task_name", pa.string()),
@@ -181,7 +186,8 @@ def _parquet_schema(pa: Any) -> Any:
         ("initial_snapshot_json", pa.string()), ("start_time", pa.float64()), ("end_time", pa.float64()),
         ("duration_seconds", pa.float64()), ("final_score", pa.float64()), ("reward", pa.float64()),
         ("done", pa.bool_()), ("end_reason", pa.string()), ("total_steps", pa.int64()),
-        ("cumulative_reward", pa.float64()), ("flag_count", pa.int64()), ("steps", pa.list_(step)),
+        ("cumulative_reward", pa.float64()), ("flag_count", pa.int64()), ("initial_observation_json", pa.string()),
+        ("steps", pa.list_(step)),
     ])
 
 

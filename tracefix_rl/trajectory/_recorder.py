@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from tracefix_rl.env._core import StepRecord, observation_hash
 from tracefix_rl.models import CodeObservation
 from tracefix_rl.trajectory._flags import scan_edit
-from tracefix_rl.trajectory._store import TrajectoryStore, observation_snapshot
+from tracefix_rl.trajectory._store import TrajectoryStore, snapshot_and_blob
 
 __all__ = ["SQLiteRecorder", "default_db_path", "default_recorder"]
 
@@ -19,64 +21,115 @@ __all__ = ["SQLiteRecorder", "default_db_path", "default_recorder"]
 class SQLiteRecorder(TrajectoryStore):
     """Implements the environment's ``Recorder`` protocol on a :class:`TrajectoryStore`.
 
-    ``start_episode`` stores the manifest and the initial observation's hash and snapshot;
-    ``record_step`` stores the full action (``thought``, ``new_code_block``, ...), the
-    observation hash and snapshot, every reward term, cumulative reward, done, error, the
-    unified diff, pass rate and per-test results, duration and the edit's security flags
-    (:mod:`tracefix_rl.trajectory._flags`), and returns only once the step is committed
-    durably; ``end_episode`` stores the final score, end reason and end time. One recorder may
-    serve many environments (threads) at once, and many processes may record into one file.
-    A write failure raises :class:`~tracefix_rl.errors.TrajectoryError` (so ``step`` fails
-    loudly instead of returning an unrecorded observation).
+    ``start_episode`` stores the manifest and the initial observation (complete, plus its hash
+    and snapshot); ``record_step`` stores the full action (``thought``, ``new_code_block``,
+    ...), the complete observation (compressed), its hash and snapshot, every reward term,
+    cumulative reward, done, error, the unified diff, pass rate and per-test results, duration
+    and the edit's security flags (:mod:`tracefix_rl.trajectory._flags`), and returns only
+    once the step is committed durably; the last step of an episode also stores its final
+    score and end reason in the same transaction. One recorder may serve many environments
+    (threads) at once, and many processes may record into one file. A write failure raises
+    :class:`~tracefix_rl.errors.TrajectoryError` (the environment then undoes the step), and
+    an ``episode_id`` that is already stored raises
+    :class:`~tracefix_rl.errors.EpisodeIdInUseError`.
+
+    Memory is bounded: the recorder keeps only the visible test calls of episodes in progress
+    (for the security flags), drops them when an episode ends or is released
+    (``release_episode``: abandoned, closed, reaped), and keeps at most
+    :attr:`MAX_OPEN_EPISODES` of them, reading an evicted one back from the store.
     """
+
+    #: Episodes in progress whose test calls are kept in memory (older ones are re-read on demand).
+    MAX_OPEN_EPISODES = 1024
 
     def __init__(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
         super().__init__(path, **kwargs)
-        self._episodes: dict[str, _Open] = {}
+        self._episodes: OrderedDict[str, _Open] = OrderedDict()
         self._map_lock = threading.Lock()
 
-    def start_episode(self, manifest: dict[str, Any], observation: CodeObservation) -> None:
-        """Store a new episode (its manifest and initial observation)."""
-        stored = self.insert_episode(manifest, observation_hash(observation), observation_snapshot(observation))
-        tests = manifest.get("visible_tests") or _visible_tests(manifest)
-        with self._map_lock:
-            self._episodes[str(manifest["episode_id"])] = _Open(
-                stored, [t["call"] for t in tests], [t["name"] for t in tests])
+    def start_episode(self, manifest: dict[str, Any], observation: CodeObservation, *,
+                      owner: str | None = None) -> None:
+        """Store a new episode (its manifest and complete initial observation) for ``owner``."""
+        snapshot, blob = snapshot_and_blob(observation.model_dump(mode="json"))
+        eid = self.insert_episode(manifest, observation_hash(observation), snapshot, owner=owner,
+                                  initial_observation=blob)
+        self._remember(eid, _open_from_manifest(manifest))
 
     def record_step(self, record: StepRecord) -> None:
         """Store one step durably (committed and synced) before returning."""
-        with self._map_lock:
-            ep = self._episodes.get(record.episode_id)
-        stored = ep.stored_id if ep else record.episode_id
         action = record.action
         flags: list[dict[str, Any]] = []
         if action.get("action_type") == "REPLACE_LINES" and action.get("new_code_block") and record.error is None:
+            ep = self._open(record.episode_id)
             flags = [f.to_dict() for f in scan_edit(record.code_after, action["new_code_block"],
-                                                    action.get("start_line"), ep.calls if ep else (),
-                                                    ep.names if ep else ())]
-        extra = dict(record.extra)
-        self.insert_step({
-            "episode_id": stored, "step": record.step, "timestamp": time.time(),
+                                                    action.get("start_line"), ep.calls, ep.names)]
+        snapshot, blob = snapshot_and_blob(record.observation.model_dump(mode="json"))
+        row: dict[str, Any] = {
+            "episode_id": record.episode_id, "step": record.step, "timestamp": time.time(),
             "action_type": action.get("action_type", ""), "action": action,
-            "observation_hash": record.observation_hash, "snapshot": observation_snapshot(record.observation),
+            "observation_hash": record.observation_hash, "snapshot": snapshot,
             "reward": record.reward, "reward_breakdown": record.reward_breakdown,
             "cumulative_reward": record.cumulative_reward, "done": record.done, "error": record.error,
             "diff": record.diff, "pass_rate": record.pass_rate, "test_results": record.test_results,
-            "duration_ms": round(record.duration_ms, 3), "security_flags": flags, "extra": extra,
-        })
+            "duration_ms": round(record.duration_ms, 3), "security_flags": flags, "extra": dict(record.extra),
+            "observation": blob,
+        }
+        if record.done:
+            row["final_score"] = record.observation.final_score
+            row["end_reason"] = record.extra.get("end_reason")
+        self.insert_step(row)
+        if record.done:
+            with self._map_lock:
+                current = self._episodes.get(record.episode_id)
+                if current is not None:
+                    current.finished = True
 
     def end_episode(self, episode_id: str, final_score: float | None, end_reason: str | None) -> None:
-        """Store the episode's final score and end reason."""
+        """Store the episode's final score and end reason (already done if its last step said so)."""
         with self._map_lock:
             ep = self._episodes.pop(episode_id, None)
-        self.finish_episode(ep.stored_id if ep else episode_id, final_score, end_reason)
+        if ep is None or not ep.finished:
+            self.finish_episode(episode_id, final_score, end_reason)
+
+    def release_episode(self, episode_id: str) -> None:
+        """Forget what is kept in memory about an episode that will get no more steps (idempotent)."""
+        with self._map_lock:
+            self._episodes.pop(episode_id, None)
+
+    @property
+    def open_episodes(self) -> int:
+        """How many episodes in progress the recorder keeps in memory (bounded)."""
+        with self._map_lock:
+            return len(self._episodes)
+
+    def _remember(self, episode_id: str, ep: _Open) -> None:
+        with self._map_lock:
+            self._episodes[episode_id] = ep
+            self._episodes.move_to_end(episode_id)
+            while len(self._episodes) > self.MAX_OPEN_EPISODES:
+                self._episodes.popitem(last=False)
+
+    def _open(self, episode_id: str) -> _Open:
+        with self._map_lock:
+            ep = self._episodes.get(episode_id)
+        if ep is None:  # evicted (or recorded by another process): read the manifest back
+            rows = self._query("SELECT manifest FROM episodes WHERE episode_id=?", (episode_id,))
+            ep = _open_from_manifest(json.loads(rows[0]["manifest"]) if rows else {})
+            if rows:
+                self._remember(episode_id, ep)
+        return ep
 
 
 class _Open:
-    __slots__ = ("calls", "names", "stored_id")
+    __slots__ = ("calls", "finished", "names")
 
-    def __init__(self, stored_id: str, calls: list[str], names: list[str]) -> None:
-        self.stored_id, self.calls, self.names = stored_id, calls, names
+    def __init__(self, calls: list[str], names: list[str]) -> None:
+        self.calls, self.names, self.finished = calls, names, False
+
+
+def _open_from_manifest(manifest: dict[str, Any]) -> _Open:
+    tests = manifest.get("visible_tests") or (_visible_tests(manifest) if manifest else [])
+    return _Open([t["call"] for t in tests], [t["name"] for t in tests])
 
 
 def _visible_tests(manifest: dict[str, Any]) -> list[dict[str, str]]:

@@ -13,11 +13,17 @@ COMMIT`` transaction; the recorder returns only after ``COMMIT``:
   its commit frame is ignored on recovery), and the next connection recovers the WAL.
   Measured cost of the fsync: about 0.5 ms per step on this machine's disk (``bench/``).
 
-Concurrency. Any number of threads and processes may record into one file. Each process
-holds one connection per store, guarded by a lock (threads share it; a forked child opens
-its own, because SQLite connections must not cross ``fork``). Writers take the write lock up
-front with ``BEGIN IMMEDIATE`` (no deadlock on lock upgrade) and wait up to ``busy_timeout_ms``
-for each other; WAL readers never block writers.
+Concurrency. Any number of threads and processes may record into one file. In each process a
+store has one writer thread with its own connection (group commit): a writing thread hands
+its statements over and waits; the writer runs everything queued at that moment in one
+``BEGIN IMMEDIATE ... COMMIT`` transaction, each caller's statements in its own savepoint (so
+one caller's failure rolls back only its own rows), and wakes each caller once the commit it
+belongs to has returned. So "durable before its observation is returned" holds per step, and
+concurrent sessions share one commit instead of queueing for one each. Queries use a second
+connection guarded by a lock. A forked child starts its own writer and connections, because
+SQLite connections must not cross ``fork``. Writers of different processes take the write
+lock up front with ``BEGIN IMMEDIATE`` (no deadlock on lock upgrade) and wait up to
+``busy_timeout_ms`` for each other; WAL readers never block writers.
 
 Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
 
@@ -25,13 +31,23 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
              package_version, python_version, isolation, manifest JSON,
              initial_observation_hash, initial_snapshot JSON, start_time REAL, end_time REAL,
              final_score REAL, end_reason, total_steps INT, cumulative_reward REAL,
-             done INT, flag_count INT)
+             done INT, flag_count INT, owner TEXT, initial_observation BLOB)
     steps(episode_id, step INT, timestamp REAL, action_type, action JSON,
           observation_hash, snapshot JSON, reward REAL, reward_breakdown JSON,
           cumulative_reward REAL, done INT, error, diff, pass_rate REAL, test_results JSON,
-          duration_ms REAL, security_flags JSON, extra JSON; PK (episode_id, step))
+          duration_ms REAL, security_flags JSON, extra JSON, observation BLOB;
+          PK (episode_id, step))
 
-Times are Unix seconds (UTC). JSON columns hold compact JSON text.
+Times are Unix seconds (UTC). JSON columns hold compact JSON text. ``observation`` and
+``initial_observation`` hold the complete :class:`~tracefix_rl.models.CodeObservation` the agent
+was shown, as zlib-compressed canonical JSON (:func:`encode_observation`); read one back with
+:meth:`TrajectoryStore.get_observation`. ``owner`` says who recorded the episode (the server
+stores a digest of the client's API key; ``NULL`` for in-process recordings), so a server can
+show each client only its own episodes.
+
+Versions. Schema 1 (before full observations and owners) is migrated in place when a store is
+opened (three ``ALTER TABLE ... ADD COLUMN``); its steps have no stored observation. A file
+with a newer version than :data:`SCHEMA_VERSION` is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -39,22 +55,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from tracefix_rl.errors import TrajectoryError
+from tracefix_rl.errors import EpisodeIdInUseError, TrajectoryError
 from tracefix_rl.models import CodeObservation
 
-__all__ = ["SCHEMA_VERSION", "TrajectoryStore", "observation_snapshot"]
+T = TypeVar("T")
 
-#: Bumped on every incompatible change of the tables above.
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "TrajectoryStore", "decode_observation", "encode_observation", "observation_snapshot"]
+
+#: Bumped on every incompatible change of the tables above (2: full observations, owners).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
@@ -77,7 +97,9 @@ CREATE TABLE IF NOT EXISTS episodes (
     total_steps INTEGER NOT NULL DEFAULT 0,
     cumulative_reward REAL NOT NULL DEFAULT 0,
     done INTEGER NOT NULL DEFAULT 0,
-    flag_count INTEGER NOT NULL DEFAULT 0
+    flag_count INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    initial_observation BLOB
 );
 CREATE TABLE IF NOT EXISTS steps (
     episode_id TEXT NOT NULL REFERENCES episodes(episode_id),
@@ -98,19 +120,30 @@ CREATE TABLE IF NOT EXISTS steps (
     duration_ms REAL NOT NULL,
     security_flags TEXT NOT NULL,
     extra TEXT NOT NULL,
+    observation BLOB,
     PRIMARY KEY (episode_id, step)
 );
 CREATE INDEX IF NOT EXISTS episodes_by_time ON episodes(start_time);
 CREATE INDEX IF NOT EXISTS episodes_by_task ON episodes(task_name, start_time);
+CREATE INDEX IF NOT EXISTS episodes_by_owner ON episodes(owner, start_time);
+"""
+
+# Schema 1 -> 2: the full observation of every step, and who recorded each episode.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE episodes ADD COLUMN owner TEXT;
+ALTER TABLE episodes ADD COLUMN initial_observation BLOB;
+ALTER TABLE steps ADD COLUMN observation BLOB;
+CREATE INDEX IF NOT EXISTS episodes_by_owner ON episodes(owner, start_time);
 """
 
 _EPISODE_COLS = ("episode_id", "task_name", "task_hash", "difficulty", "seed", "variant", "package_version",
                  "python_version", "isolation", "manifest", "initial_observation_hash", "initial_snapshot",
                  "start_time", "end_time", "final_score", "end_reason", "total_steps", "cumulative_reward",
-                 "done", "flag_count")
+                 "done", "flag_count", "owner", "initial_observation")
 _STEP_COLS = ("episode_id", "step", "timestamp", "action_type", "action", "observation_hash", "snapshot",
               "reward", "reward_breakdown", "cumulative_reward", "done", "error", "diff", "pass_rate",
-              "test_results", "duration_ms", "security_flags", "extra")
+              "test_results", "duration_ms", "security_flags", "extra", "observation")
+_INSERT_STEP = f"INSERT INTO steps ({','.join(_STEP_COLS)}) VALUES ({','.join('?' * len(_STEP_COLS))})"
 _JSON_STEP_COLS = frozenset({"action", "snapshot", "reward_breakdown", "test_results", "security_flags", "extra"})
 
 _SCALAR_FIELDS = ("done", "reward", "step_count", "steps_remaining", "tests_passed", "tests_total",
@@ -120,32 +153,74 @@ _SCALAR_FIELDS = ("done", "reward", "step_count", "steps_remaining", "tests_pass
 _DIGEST_FIELDS = ("code_dict", "localized_context", "last_execution_output", "test_results", "trace",
                   "task_description", "reward_breakdown")
 _OUTPUT_HEAD = 600
+#: zlib level of stored observations: level 1 is ~3x faster than 6 for a few % more bytes.
+_ZLIB_LEVEL = 1
+#: Most callers' writes one group commit takes.
+_GROUP_MAX = 128
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # == json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")), without
+    # building an encoder per call (the recorder serialises a few dozen values per step)
+    return _ENCODER.encode(value)
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(_dumps(value).encode()).hexdigest()[:16]
 
 
-def observation_snapshot(obs: CodeObservation) -> dict[str, Any]:
+def observation_snapshot(obs: CodeObservation | dict[str, Any]) -> dict[str, Any]:
     """The compact, field-level picture of an observation stored with every step.
 
     Scalar fields are kept verbatim; each large field is kept as a 16-hex digest (under
     ``digests``), plus the head of ``last_execution_output`` and one ``name:status`` per test,
     so a replay divergence can name exactly which fields differ. Test durations are excluded,
     as in :func:`~tracefix_rl.env.observation_hash`. The key set is the same for every step.
+    ``obs`` may also be the observation's ``model_dump(mode="json")`` (not modified).
     """
-    data = obs.model_dump(mode="json", exclude={"episode_id"})
-    for r in data["test_results"]:
-        r.pop("duration_ms", None)
-    snap: dict[str, Any] = {k: data[k] for k in _SCALAR_FIELDS}
-    snap["digests"] = {k: _digest(data[k]) for k in _DIGEST_FIELDS}
-    snap["output_head"] = obs.last_execution_output[:_OUTPUT_HEAD]
-    snap["tests"] = [f"{r['test_name']}:{r['status']}" for r in data["test_results"]]
+    full = obs if isinstance(obs, dict) else obs.model_dump(mode="json")
+    results = [{k: v for k, v in r.items() if k != "duration_ms"} for r in full["test_results"]]
+    snap: dict[str, Any] = {k: full[k] for k in _SCALAR_FIELDS}
+    snap["digests"] = {k: _digest(results if k == "test_results" else full[k]) for k in _DIGEST_FIELDS}
+    snap["output_head"] = full["last_execution_output"][:_OUTPUT_HEAD]
+    snap["tests"] = [f"{r['test_name']}:{r['status']}" for r in results]
     return snap
+
+
+def snapshot_and_blob(data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """:func:`observation_snapshot` and :func:`encode_observation` of one ``model_dump(mode="json")``
+    (the observation is dumped once for both, and every encoding uses one prebuilt encoder)."""
+    results = data["test_results"]
+    parts = {k: _dumps(data[k]) for k in _DIGEST_FIELDS}
+    hashed = dict(parts)
+    if results:  # the digest leaves out test durations (as observation_hash does); the record keeps them
+        hashed["test_results"] = _dumps([{f: v for f, v in r.items() if f != "duration_ms"} for r in results])
+    snap: dict[str, Any] = {k: data[k] for k in _SCALAR_FIELDS}
+    snap["digests"] = {k: hashlib.sha256(hashed[k].encode()).hexdigest()[:16] for k in _DIGEST_FIELDS}
+    # The stored text reuses the large fields' encodings: the small fields (sorted), then the large ones
+    # (sorted) -- one canonical form, and the same object as _dumps(data) once decoded.
+    small = _dumps({k: v for k, v in data.items() if k not in parts})
+    text = small[:-1] + "".join(f',"{k}":{parts[k]}' for k in sorted(parts)) + "}"
+    snap["output_head"] = data["last_execution_output"][:_OUTPUT_HEAD]
+    snap["tests"] = [f"{r['test_name']}:{r['status']}" for r in results]
+    return snap, zlib.compress(text.encode("utf-8"), _ZLIB_LEVEL)
+
+
+def encode_observation(obs: CodeObservation | dict[str, Any]) -> bytes:
+    """The stored form of an observation: zlib-compressed compact JSON (UTF-8) of its
+    ``model_dump(mode="json")``, as :func:`snapshot_and_blob` writes it.
+
+    ``obs`` may also be the observation's ``model_dump(mode="json")``.
+    """
+    return snapshot_and_blob(obs if isinstance(obs, dict) else obs.model_dump(mode="json"))[1]
+
+
+def decode_observation(blob: bytes) -> CodeObservation:
+    """The :class:`~tracefix_rl.models.CodeObservation` that :func:`encode_observation` stored."""
+    return CodeObservation.model_validate(json.loads(zlib.decompress(blob)))
 
 
 class TrajectoryStore:
@@ -174,6 +249,10 @@ class TrajectoryStore:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._writer_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Ticket | None] | None = None
+        self._writer_pid = 0
+        self._writer_thread: threading.Thread | None = None
         self._last_started: str | None = None
         with self._locked():
             pass
@@ -211,25 +290,32 @@ class TrajectoryStore:
             conn.execute("PRAGMA foreign_keys=ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                conn.execute(statement)
-                        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                self._upgrade(conn, 0, _SCHEMA)
+            elif version == 1:
+                self._upgrade(conn, 1, _MIGRATE_1_TO_2)
             elif version != SCHEMA_VERSION:
                 raise TrajectoryError(f"{self.path}: schema version {version}, this TraceFix-RL reads "
-                                      f"version {SCHEMA_VERSION}")
+                                      f"versions 1 to {SCHEMA_VERSION} (a newer TraceFix-RL wrote this file)")
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
             raise TrajectoryError(f"{self.path}: cannot open trajectory store: {exc}") from exc
         return conn
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection, version: int, script: str) -> None:
+        """Run ``script`` to bring a store at ``version`` (0: a new file) to :data:`SCHEMA_VERSION`."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == version:  # another process may have done it
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -239,24 +325,104 @@ class TrajectoryStore:
                 self._pid = os.getpid()
             yield self._conn
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._locked() as conn:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise TrajectoryError(f"{self.path}: write failed: {exc}") from exc
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+    def _commit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in a write transaction of the writer thread; return its result once committed.
+
+        ``work`` runs in its own savepoint: if it raises, only its statements are rolled back
+        and the exception is raised here (``sqlite3`` errors as :class:`TrajectoryError`).
+        """
+        ticket = _Ticket(work)
+        self._writer().put(ticket)
+        ticket.done.wait()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result  # type: ignore[no-any-return]
+
+    def _writer(self) -> queue.SimpleQueue[_Ticket | None]:
+        with self._writer_lock:
+            if self._queue is None or self._writer_pid != os.getpid():
+                conn = self._connect()  # raises here, in the caller, if the store cannot be opened
+                self._queue = queue.SimpleQueue()
+                self._writer_pid = os.getpid()
+                self._writer_thread = threading.Thread(target=self._write_loop, args=(self._queue, conn),
+                                                       name=f"trajectory-writer:{self.path.name}", daemon=True)
+                self._writer_thread.start()
+            return self._queue
+
+    def _write_loop(self, q: queue.SimpleQueue[_Ticket | None], conn: sqlite3.Connection) -> None:
+        stop = False
+        while not stop:
+            first = q.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < _GROUP_MAX:
+                try:
+                    more = q.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_group(conn, batch)
+        conn.close()
+
+    def _run_group(self, conn: sqlite3.Connection, batch: list[_Ticket]) -> None:
+        pending = list(batch)
+        try:
+            while pending:
+                aborted = None
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    alone = len(pending) == 1  # a savepoint is needed only to isolate callers from each other
+                    for ticket in pending:
+                        if not alone:
+                            conn.execute("SAVEPOINT caller")
+                        try:
+                            ticket.result = ticket.work(conn)
+                            if not alone:
+                                conn.execute("RELEASE caller")
+                        except BaseException as exc:
+                            ticket.error = self._wrap(exc)
+                            if alone or not conn.in_transaction:  # nothing else to keep, or SQLite rolled
+                                aborted = ticket                  # back everything (e.g. disk full)
+                                break
+                            conn.execute("ROLLBACK TO caller")
+                            conn.execute("RELEASE caller")
+                    if aborted is None:
+                        conn.execute("COMMIT")
+                        pending = []
+                    else:  # the others' work was rolled back with it: run it again without the culprit
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        pending = [t for t in pending if t.error is None]
+                except BaseException as exc:  # BEGIN or COMMIT failed: nobody's work is stored
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    for ticket in pending:
+                        if ticket.error is None:
+                            ticket.error = self._wrap(exc)
+                    pending = []
+        finally:
+            for ticket in batch:
+                ticket.done.set()
+
+    def _wrap(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, sqlite3.DatabaseError):
+            wrapped = TrajectoryError(f"{self.path}: write failed: {exc}")
+            wrapped.__cause__ = exc
+            return wrapped
+        return exc
 
     def close(self) -> None:
-        """Close this process's connection (a later call reopens it). Idempotent."""
+        """Close this process's connections and stop its writer (a later call reopens them). Idempotent."""
+        with self._writer_lock:
+            if self._queue is not None and self._writer_pid == os.getpid():
+                self._queue.put(None)
+                if self._writer_thread is not None:
+                    self._writer_thread.join(timeout=30)
+            self._queue, self._writer_thread = None, None
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
@@ -271,49 +437,75 @@ class TrajectoryStore:
     # -- writes -------------------------------------------------------------------------------
 
     def insert_episode(self, manifest: dict[str, Any], initial_hash: str, initial_snapshot: dict[str, Any],
-                       *, start_time: float | None = None) -> str:
-        """Create an episode row from its manifest; returns the id it is stored under.
+                       *, start_time: float | None = None, owner: str | None = None,
+                       initial_observation: bytes | None = None) -> str:
+        """Create an episode row from its manifest; returns its id (``manifest["episode_id"]``).
 
-        If ``manifest["episode_id"]`` is already taken (a client reused an id), the episode is
-        stored as ``<id>~2``, ``<id>~3``, ... and that id is returned; nothing is overwritten.
+        Episode ids are never shared: an id that is already stored raises
+        :class:`~tracefix_rl.errors.EpisodeIdInUseError` and nothing is written.
+        ``initial_observation`` is the :func:`encode_observation` of the first observation.
         """
-        base = str(manifest.get("episode_id") or "")
-        if not base:
+        eid = str(manifest.get("episode_id") or "")
+        if not eid:
             raise TrajectoryError("manifest has no episode_id")
-        with self._write() as conn:
-            eid, n = base, 1
-            while conn.execute("SELECT 1 FROM episodes WHERE episode_id=?", (eid,)).fetchone():
-                n += 1
-                eid = f"{base}~{n}"
+        values = (eid, manifest.get("task_name", ""), manifest.get("task_hash"), manifest.get("difficulty"),
+                  manifest.get("seed"), manifest.get("variant"), manifest.get("package_version"),
+                  manifest.get("python_version"), manifest.get("isolation"), _dumps(manifest), initial_hash,
+                  _dumps(initial_snapshot), time.time() if start_time is None else start_time, owner,
+                  initial_observation)
+
+        def work(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM episodes WHERE episode_id=?", (eid,)).fetchone():
+                raise EpisodeIdInUseError("episode_id", f"{eid!r} is already recorded; episode ids are "
+                                                        "never reused (omit episode_id to get a fresh one)")
             conn.execute(
                 "INSERT INTO episodes (episode_id, task_name, task_hash, difficulty, seed, variant, "
                 "package_version, python_version, isolation, manifest, initial_observation_hash, "
-                "initial_snapshot, start_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (eid, manifest.get("task_name", ""), manifest.get("task_hash"), manifest.get("difficulty"),
-                 manifest.get("seed"), manifest.get("variant"), manifest.get("package_version"),
-                 manifest.get("python_version"), manifest.get("isolation"), _dumps(manifest), initial_hash,
-                 _dumps(initial_snapshot), time.time() if start_time is None else start_time))
+                "initial_snapshot, start_time, owner, initial_observation) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                values)
+
+        try:
+            self._commit(work)
+        except TrajectoryError as exc:  # two writers raced for the same id: the loser is told so
+            if isinstance(exc.__cause__, sqlite3.IntegrityError) and "episodes.episode_id" in str(exc.__cause__):
+                raise EpisodeIdInUseError("episode_id", f"{eid!r} is already recorded") from None
+            raise
         self._last_started = eid
         return eid
 
     def insert_step(self, row: dict[str, Any]) -> None:
-        """Append one step (keys: the ``steps`` columns) and commit it durably before returning."""
-        values = [_dumps(row[c]) if c in _JSON_STEP_COLS else row[c] for c in _STEP_COLS]
+        """Append one step (keys: the ``steps`` columns) and commit it durably before returning.
+
+        If the row also has ``final_score`` and ``end_reason`` (the episode's last step), the
+        episode's end is stored in the same transaction.
+        """
+        values = [_dumps(row[c]) if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
         values[_STEP_COLS.index("done")] = int(bool(row["done"]))
-        with self._write() as conn:
-            conn.execute(f"INSERT INTO steps ({','.join(_STEP_COLS)}) VALUES ({','.join('?' * len(_STEP_COLS))})",
-                         values)
-            conn.execute("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=?, "
-                         "flag_count=flag_count+? WHERE episode_id=?",
-                         (row["step"], row["cumulative_reward"], int(bool(row["done"])),
-                          len(row["security_flags"]), row["episode_id"]))
+        update: tuple[str, tuple[Any, ...]]
+        if "final_score" in row:
+            update = ("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=1, "
+                      "flag_count=flag_count+?, end_time=?, final_score=?, end_reason=? WHERE episode_id=?",
+                      (row["step"], row["cumulative_reward"], len(row["security_flags"]), row["timestamp"],
+                       row["final_score"], row["end_reason"], row["episode_id"]))
+        else:
+            update = ("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=?, "
+                      "flag_count=flag_count+? WHERE episode_id=?",
+                      (row["step"], row["cumulative_reward"], int(bool(row["done"])), len(row["security_flags"]),
+                       row["episode_id"]))
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(_INSERT_STEP, values)
+            if conn.execute(*update).rowcount != 1:
+                raise TrajectoryError(f"{self.path}: no episode {row['episode_id']!r} to add step {row['step']} to")
+
+        self._commit(work)
 
     def finish_episode(self, episode_id: str, final_score: float | None, end_reason: str | None,
                        *, end_time: float | None = None) -> None:
         """Record an episode's end (final score, end reason, end time)."""
-        with self._write() as conn:
-            conn.execute("UPDATE episodes SET end_time=?, final_score=?, end_reason=?, done=1 WHERE episode_id=?",
-                         (time.time() if end_time is None else end_time, final_score, end_reason, episode_id))
+        args = (time.time() if end_time is None else end_time, final_score, end_reason, episode_id)
+        self._commit(lambda conn: conn.execute(
+            "UPDATE episodes SET end_time=?, final_score=?, end_reason=?, done=1 WHERE episode_id=?", args))
 
     def import_record(self, record: dict[str, Any], *, replace: bool = False) -> str:
         """Store a complete episode record (as produced by :meth:`load_episode`) in one transaction.
@@ -323,13 +515,21 @@ class TrajectoryStore:
         """
         eid = record["episode_id"]
         ep = {c: record.get(c) for c in _EPISODE_COLS}
+        ep["initial_observation"] = _blob(record.get("initial_observation"))
         ep["manifest"] = _dumps(record["manifest"])
         ep["initial_snapshot"] = _dumps(record.get("initial_snapshot") or {})
         ep["done"] = int(bool(record.get("done")))
         ep["total_steps"] = len(record["steps"])
         ep["flag_count"] = sum(len(s.get("security_flags") or []) for s in record["steps"])
         ep["cumulative_reward"] = record.get("cumulative_reward") or 0.0
-        with self._write() as conn:
+        rows = []
+        for s in record["steps"]:
+            row = {**s, "episode_id": eid, "observation": _blob(s.get("observation"))}
+            values = [_dumps(row.get(c)) if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
+            values[_STEP_COLS.index("done")] = int(bool(row.get("done")))
+            rows.append(values)
+
+        def work(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM episodes WHERE episode_id=?", (eid,)).fetchone():
                 if not replace:
                     raise TrajectoryError(f"episode {eid!r} already exists in {self.path}")
@@ -337,12 +537,9 @@ class TrajectoryStore:
                 conn.execute("DELETE FROM episodes WHERE episode_id=?", (eid,))
             conn.execute(f"INSERT INTO episodes ({','.join(_EPISODE_COLS)}) VALUES "
                          f"({','.join('?' * len(_EPISODE_COLS))})", [ep[c] for c in _EPISODE_COLS])
-            for s in record["steps"]:
-                row = {**s, "episode_id": eid}
-                values = [_dumps(row.get(c)) if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
-                values[_STEP_COLS.index("done")] = int(bool(row.get("done")))
-                conn.execute(f"INSERT INTO steps ({','.join(_STEP_COLS)}) VALUES "
-                             f"({','.join('?' * len(_STEP_COLS))})", values)
+            conn.executemany(_INSERT_STEP, rows)
+
+        self._commit(work)
         return eid
 
     # -- queries ------------------------------------------------------------------------------
@@ -377,9 +574,10 @@ class TrajectoryStore:
         Keys: ``episode_id, task, task_name, task_hash, difficulty, seed, variant,
         package_version, python_version, isolation, manifest, initial_observation_hash,
         initial_snapshot, start_time, end_time, duration_seconds, final_score, reward,
-        end_reason, done, total_steps, cumulative_reward, flag_count, steps``; each step has the
-        ``steps`` columns (JSON decoded, ``done`` a bool). Raises :class:`TrajectoryError` if the
-        episode does not exist.
+        end_reason, done, total_steps, cumulative_reward, flag_count, owner, initial_observation,
+        steps``; each step has the ``steps`` columns (JSON decoded, ``done`` a bool, and
+        ``observation`` the full observation as a JSON object, ``None`` if a schema-1 store kept
+        none). Raises :class:`TrajectoryError` if the episode does not exist.
         """
         eid = self._resolve(episode_id)
         rows = self._query("SELECT * FROM episodes WHERE episode_id=?", (eid,)) if eid else []
@@ -393,6 +591,8 @@ class TrajectoryStore:
             for c in _JSON_STEP_COLS:
                 s[c] = json.loads(s[c])
             s["done"] = bool(s["done"])
+            s["observation"] = _unblob(s["observation"])
+        ep["initial_observation"] = _unblob(ep["initial_observation"])
         ep["manifest"] = json.loads(ep["manifest"])
         ep["initial_snapshot"] = json.loads(ep["initial_snapshot"] or "{}")
         ep["done"] = bool(ep["done"])
@@ -401,6 +601,30 @@ class TrajectoryStore:
         ep["duration_seconds"] = round(ep["end_time"] - ep["start_time"], 3) if ep["end_time"] else None
         ep["steps"] = steps
         return ep
+
+    def get_observation(self, episode_id: str, step: int) -> CodeObservation:
+        """The exact :class:`~tracefix_rl.models.CodeObservation` returned to the agent at ``step``.
+
+        ``step`` 0 is the observation ``reset`` returned; ``n >= 1`` the one after the ``n``-th
+        action. ``episode_id`` must be a full id (no prefix matching). Raises
+        :class:`TrajectoryError` if the episode or step is not stored, or was recorded by a
+        schema-1 store, which kept only a digest of each observation.
+        """
+        if step == 0:
+            rows = self._query("SELECT initial_observation AS o FROM episodes WHERE episode_id=?", (episode_id,))
+        else:
+            rows = self._query("SELECT observation AS o FROM steps WHERE episode_id=? AND step=?", (episode_id, step))
+        if not rows:
+            raise TrajectoryError(f"no step {step} of episode {episode_id!r} in {self.path}")
+        if rows[0]["o"] is None:
+            raise TrajectoryError(f"step {step} of episode {episode_id!r} has no stored observation "
+                                  "(recorded by trajectory store schema 1, which kept only digests)")
+        return decode_observation(rows[0]["o"])
+
+    def episode_owner(self, episode_id: str) -> str | None:
+        """Who recorded ``episode_id`` (``None``: in-process, or no such episode)."""
+        rows = self._query("SELECT owner FROM episodes WHERE episode_id=?", (episode_id,))
+        return rows[0]["owner"] if rows else None
 
     def get_trajectory(self, episode_id: str | None = None) -> dict[str, Any] | None:
         """The current/latest trajectory (or ``episode_id``'s) as a dict, or None if the store is empty."""
@@ -436,11 +660,12 @@ class TrajectoryStore:
 
     def list_episodes(self, *, task: str | None = None, min_score: float | None = None,
                       max_score: float | None = None, since: float | None = None, until: float | None = None,
-                      flagged: bool | None = None, limit: int | None = 50) -> list[dict[str, Any]]:
+                      flagged: bool | None = None, limit: int | None = 50,
+                      owner: str | None = None) -> list[dict[str, Any]]:
         """Episode summaries, newest first, filtered by task name, final score range, start time
-        range (Unix seconds) and whether any step was flagged."""
+        range (Unix seconds), whether any step was flagged, and who recorded them (``owner``)."""
         where, args = [], []
-        for cond, val in (("task_name = ?", task), ("final_score >= ?", min_score),
+        for cond, val in (("owner = ?", owner), ("task_name = ?", task), ("final_score >= ?", min_score),
                           ("final_score <= ?", max_score), ("start_time >= ?", since), ("start_time <= ?", until)):
             if val is not None:
                 where.append(cond)
@@ -469,3 +694,25 @@ class TrajectoryStore:
     def count_episodes(self) -> int:
         """Number of stored episodes."""
         return int(self._query("SELECT COUNT(*) AS n FROM episodes")[0]["n"])
+
+
+def _blob(observation: Any) -> bytes | None:
+    """An observation given as a JSON object (an export) or already encoded, in stored form."""
+    if observation is None or isinstance(observation, bytes):
+        return observation
+    return encode_observation(observation)
+
+
+def _unblob(blob: bytes | None) -> dict[str, Any] | None:
+    return json.loads(zlib.decompress(blob)) if blob is not None else None
+
+
+class _Ticket:
+    """One caller's write, waiting for the group commit it belongs to."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+        self.work, self.done = work, threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
