@@ -12,14 +12,16 @@ below are for API misuse and broken infrastructure only::
     ├── SandboxError
     │   └── SandboxStartError
     ├── TraceError
-    └── TrajectoryError
-        └── ReplayError
+    ├── TrajectoryError
+    │   └── ReplayError
+    └── EvaluationError
 """
 
 from __future__ import annotations
 
 __all__ = [
     "EpisodeError",
+    "EvaluationError",
     "ReplayError",
     "ResetNeededError",
     "SandboxError",
@@ -73,3 +75,8 @@ class TrajectoryError(TraceFixError):
 
 class ReplayError(TrajectoryError):
     """A recorded episode cannot be replayed (missing, or built by an incompatible version)."""
+
+
+class EvaluationError(TraceFixError):
+    """An evaluation cannot run as asked (an output directory in the way, a resume that does
+    not match the earlier run, unreadable results)."""
