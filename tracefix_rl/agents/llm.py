@@ -151,7 +151,8 @@ class EpisodeSummary:
     completion_tokens: int = 0
     """Token usage as the endpoint reported it (0 when it reports none)."""
     error: str | None = None
-    """What went wrong when ``end`` is ``error`` (exception type and message)."""
+    """The last thing that went wrong: the exception that ended the episode (``end`` is
+    ``error``), else the last unusable model reply's parse error, if any."""
 
 
 # -- the three stdout lines ---------------------------------------------------------------------
@@ -380,6 +381,7 @@ def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline:
                 except ModelParseError as exc:
                     parse_errors += 1
                     summary.parse_errors += 1
+                    summary.error = str(exc)[:1000]
                     if isinstance(exc, ModelCallError):
                         call_errors += 1
                         summary.model_errors += 1
