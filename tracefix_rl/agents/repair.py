@@ -291,26 +291,25 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 def _update_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
     """A lost update of a loop's accumulator or counter (``total += x``, ``out.append(x)``,
-    ``count += 1``): inserted after any statement of the loop. The accumulator is a variable
-    assigned before the loop and never inside it."""
+    ``count += 1``): inserted after any statement of the loop (replacing a ``pass`` that holds
+    an otherwise empty block). The accumulator is a variable assigned before the loop and
+    never inside it."""
     lines = source.splitlines()
     for func in _functions(tree):
-        top = list(func.body)
+        before = [s for s in _statements(func.body) if isinstance(s, ast.Assign)]
         for loop in (n for n in _statements(func.body) if isinstance(n, ast.For | ast.While)):
             inside = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
             item = loop.target.id if isinstance(loop, ast.For) and isinstance(loop.target, ast.Name) else None
             updates: list[str] = []
-            for stmt in top:
-                if stmt.lineno >= loop.lineno:
-                    break
-                if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                        and isinstance(stmt.targets[0], ast.Name)) or stmt.targets[0].id in inside:
-                    continue
-                var, value = stmt.targets[0].id, stmt.value
-                if isinstance(value, ast.List | ast.ListComp):
-                    updates += [f"{var}.append({item})"] if item else []
-                elif not isinstance(value, ast.Dict | ast.Set | ast.Tuple | ast.Lambda):
-                    updates += [f"{var} += 1", f"{var} -= 1"] + ([f"{var} += {item}"] if item else [])
+            for stmt in (s for s in before if s.lineno < loop.lineno):
+                for target in stmt.targets:
+                    names = target.elts if isinstance(target, ast.Tuple) else [target]
+                    for var in (n.id for n in names if isinstance(n, ast.Name) and n.id not in inside):
+                        value = stmt.value if isinstance(target, ast.Name) else None
+                        if isinstance(value, ast.List | ast.ListComp):
+                            updates += [f"{var}.append({item})"] if item else []
+                        elif not isinstance(value, ast.Dict | ast.Set | ast.Tuple | ast.Lambda):
+                            updates += [f"{var} += 1", f"{var} -= 1"] + ([f"{var} += {item}"] if item else [])
             spots = [(loop.body[0].lineno - 1, loop.body[0])]  # (insert after this line, indent like this)
             for stmt in _statements(loop.body):
                 body = getattr(stmt, "body", None)
@@ -319,8 +318,9 @@ def _update_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 spots.append((stmt.end_lineno or stmt.lineno, stmt))
             for at, like in spots:
                 indent = lines[like.lineno - 1][: like.col_offset]
-                for update in updates:
-                    new = lines[:at] + [indent + update] + lines[at:]
+                placeholder = isinstance(like, ast.Pass) and at == like.lineno  # replace the pass itself
+                for update in dict.fromkeys(updates):
+                    new = lines[: at - placeholder] + [indent + update] + lines[at:]
                     yield _Lazy("accumulate", at, update, lambda t="\n".join(new) + "\n": t)
 
 
@@ -512,7 +512,9 @@ def edit_action(current: list[str], target: list[str], *, thought: str = "") -> 
     It replaces the span between the two programs' common prefix and suffix, widened by a line
     where needed: a pure insertion takes a neighbouring line along, a block the environment's
     auto-indent would shift starts one line earlier, and a deletion of more than five lines
-    keeps a line so it is not refused as destructive.
+    keeps a line so it is not refused as destructive, and a block of blank lines takes a line
+    along so it is not taken for a deletion. (Out of reach: an unindented line over an
+    indented first line, and a program of blank lines only; no Python program needs either.)
     """
     p = 0
     while p < min(len(current), len(target)) and current[p] == target[p]:
@@ -526,11 +528,19 @@ def edit_action(current: list[str], target: list[str], *, thought: str = "") -> 
             lo -= 1
         else:
             hi, hi_target = hi + 1, hi_target + 1
-    while lo > 0 and (_would_shift(target[lo:hi_target], current[lo])
-                      or (hi_target == lo and hi - lo > 5)):
-        lo -= 1
-    return CodeAction(action_type="REPLACE_LINES", start_line=lo + 1, end_line=hi,
-                      new_code_block="\n".join(target[lo:hi_target]), thought=thought)
+    while True:
+        block = target[lo:hi_target]
+        blank = bool(block) and not any(ln.strip() for ln in block)  # would be taken for a deletion
+        if lo > 0 and (blank or _would_shift(block, current[lo]) or (not block and hi - lo > 5)):
+            lo -= 1
+        elif blank and hi < len(current) and hi_target < len(target):
+            hi, hi_target = hi + 1, hi_target + 1
+        else:
+            break
+    block = target[lo:hi_target]
+    text = "\n".join(block) + ("\n" if block and block[-1] == "" else "")  # one trailing newline is dropped
+    return CodeAction(action_type="REPLACE_LINES", start_line=lo + 1, end_line=hi, new_code_block=text,
+                      thought=thought)
 
 
 # ---------------------------------------------------------------------------------------------
