@@ -33,7 +33,7 @@ README = ROOT / "README.md"
 DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
-BENCHES = ["env", "trace", "trajectory", "sandbox", "memory", "server", "task_build"]
+BENCHES = ["env", "trace", "trajectory", "sandbox", "memory", "server", "task_build", "eval"]
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
@@ -152,6 +152,11 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one sectio
     tb = data.get("task_build")
     if tb:
         h["task_build"] = tb["rows"][0]
+    ev = data.get("eval")
+    if ev:
+        h["eval_episodes_per_minute"] = [
+            {k: r[k] for k in ("agent", "workers", "episodes", "episodes_per_minute", "ratio_vs_1_worker")}
+            for r in ev["rows"]]
     return h
 
 
@@ -344,6 +349,10 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
     for r in h.get("replay", []):
         lines.append(f"| replay verification, {r['episodes']} | {r['replay_steps_per_s']:,.0f} steps/s | "
                      f"recording {r['record_steps_per_s']:,.0f} steps/s |")
+    for r in h.get("eval_episodes_per_minute", []):
+        ratio = f"{r['ratio_vs_1_worker']:.2f}× 1 worker" if r["ratio_vs_1_worker"] is not None else "–"
+        lines.append(f"| `tracefix eval` episodes, {r['agent']}, {r['workers']} worker{'s' if r['workers'] > 1 else ''} "
+                     f"({r['episodes']} episodes) | {r['episodes_per_minute']:,.0f} / min | {ratio} |")
     mem = h.get("memory_per_idle_session_mb")
     if mem:
         lines.append(f"| memory per idle WebSocket session ({mem['sessions']} sessions) | "

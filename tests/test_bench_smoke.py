@@ -53,6 +53,10 @@ def test_run_all_quick_reports_every_figure(tmp_path):
     mem = h["memory_per_idle_session_mb"]
     assert _num(mem["server_rss_mb_per_session"]) and _num(mem["tree_pss_mb_per_session"])
 
+    rates = {(r["agent"], r["workers"]): r for r in h["eval_episodes_per_minute"]}
+    assert {w for a, w in rates if a == "scripted model"} == {1, 2, 4}
+    assert all(_num(r["episodes_per_minute"]) for r in rates.values())
+
     assert len(report["targets"]) == 10
     for t in report["targets"]:
         assert _num(t["measured"]) and isinstance(t["met"], bool) and _num(t["ratio_to_target"])
