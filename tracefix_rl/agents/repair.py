@@ -43,6 +43,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tracefix_rl import _ast
@@ -160,6 +161,19 @@ def _splice(source: str, node: Any, text: str, *, end: Any = None) -> str:
     return source[:start] + text + source[stop:]
 
 
+def _ready(source: str) -> Callable[[], str | None]:
+    """A builder for a program that is already written out."""
+    return partial(str, source)
+
+
+def _swap(source: str, a: Any, b: Any) -> str:
+    """``source`` with the texts of nodes ``a`` and ``b`` (``a`` first) exchanged."""
+    lines = source.splitlines(keepends=True)
+    start, end = _offset(lines, a.lineno, a.col_offset), _offset(lines, b.end_lineno, b.end_col_offset)
+    a_end, b_start = _offset(lines, a.end_lineno, a.end_col_offset), _offset(lines, b.lineno, b.col_offset)
+    return source[:start] + source[b_start:end] + source[a_end:b_start] + source[start:a_end] + source[end:]
+
+
 def _segment(source: str, node: ast.AST) -> str:
     return ast.get_source_segment(source, node) or ast.unparse(node)
 
@@ -206,32 +220,32 @@ def _inverse_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 left, right = _segment(source, node.left), _segment(source, node.right)
                 for sym in binops[type(node.op)]:
                     yield _Lazy("inverse_binop", node.lineno, f"-> {sym}",
-                                lambda n=node, t=f"{left} {sym} {right}": _splice(source, n, t))
+                                partial(_splice, source, node, f"{left} {sym} {right}"))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls:
                 for name in calls[node.func.id]:
                     yield _Lazy("inverse_call", node.lineno, f"{node.func.id} -> {name}",
-                                lambda n=node.func, t=name: _splice(source, n, t))
+                                partial(_splice, source, node.func, name))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:
                 attr = node.func
                 for name in methods[attr.attr]:
                     text = f"{_segment(source, attr.value)}.{name}"
                     yield _Lazy("inverse_call", node.lineno, f".{attr.attr} -> .{name}",
-                                lambda n=attr, t=text: _splice(source, n, t))
+                                partial(_splice, source, attr, text))
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in local:
                 for other in local:
                     if other != node.id:
                         yield _Lazy("other_variable", node.lineno, f"{node.id} -> {other}",
-                                    lambda n=node, t=other: _splice(source, n, t))
+                                    partial(_splice, source, node, other))
             elif isinstance(node, ast.Return) and node.value is None:
                 for value in (*local, *INVERSE_REWRITES["return"][None]):
                     yield _Lazy("return_value", node.lineno, f"return {value}",
-                                lambda n=node, t=f"return {value}": _splice(source, n, t))
+                                partial(_splice, source, node, f"return {value}"))
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Constant):
                 key = node.value.value if node.value.value is not None else "None"
                 for text in initial.get(key, ()) if not isinstance(key, bool) else ():
                     for alt in ([text.format(param=p) for p in params] if "{param}" in text else [text]):
                         yield _Lazy("initial_value", node.lineno, f"= {alt}",
-                                    lambda n=node.value, t=alt: _splice(source, n, t))
+                                    partial(_splice, source, node.value, alt))
 
 
 def _template_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
@@ -243,7 +257,7 @@ def _template_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
             text = _segment(source, node)
             for delta in ("- 1", "+ 1"):
                 yield _Lazy("len_shift", node.lineno, f"{text} {delta}",
-                            lambda n=node, t=f"({text} {delta})": _splice(source, n, t))
+                            partial(_splice, source, node, f"({text} {delta})"))
         # a return as the last statement of a loop body: dedent it out of the loop
         elif isinstance(node, ast.For | ast.While) and isinstance(node.body[-1], ast.Return) and not node.orelse:
             ret = node.body[-1]
@@ -252,7 +266,7 @@ def _template_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 new = lines[:]
                 new[ret.lineno - 1] = indent + lines[ret.lineno - 1].lstrip()
                 yield _Lazy("dedent_return", ret.lineno, "return moved out of the loop",
-                            lambda t="\n".join(new) + "\n": t)
+                            _ready("\n".join(new) + "\n"))
         # swapped items of a tuple (or list) display: (a, b) -> (b, a)
         elif isinstance(node, ast.Tuple | ast.List) and 2 <= len(node.elts) <= 4 \
                 and all(e.lineno == node.lineno for e in node.elts):
@@ -260,21 +274,14 @@ def _template_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 a, b = node.elts[i], node.elts[i + 1]
                 sa, sb = _segment(source, a), _segment(source, b)
                 if sa != sb:
-                    def build(a: Any = a, b: Any = b, sa: str = sa, sb: str = sb) -> str:
-                        mid = source.splitlines(keepends=True)
-                        joined = "".join(mid)
-                        s = _offset(mid, a.lineno, a.col_offset)
-                        e = _offset(mid, b.end_lineno, b.end_col_offset)
-                        between = joined[_offset(mid, a.end_lineno, a.end_col_offset):_offset(mid, b.lineno, b.col_offset)]
-                        return joined[:s] + sb + between + sa + joined[e:]
-                    yield _Lazy("swap_items", node.lineno, f"{sa} <-> {sb}", build)
+                    yield _Lazy("swap_items", node.lineno, f"{sa} <-> {sb}", partial(_swap, source, a, b))
         # a slice bound that was dropped: xs[a:] -> xs[a:-1], xs[:b] -> xs[1:b]
         elif isinstance(node, ast.Slice) and node.step is None and (node.lower is None) != (node.upper is None):
             bound = node.upper if node.upper is not None else node.lower
             assert bound is not None
             text = _segment(source, bound)
-            new = f"1:{text}" if node.lower is None else f"{text}:-1"
-            yield _Lazy("slice_bound", node.lineno, f"[{new}]", lambda n=node, t=new: _splice(source, n, t))
+            bounds = f"1:{text}" if node.lower is None else f"{text}:-1"
+            yield _Lazy("slice_bound", node.lineno, f"[{bounds}]", partial(_splice, source, node, bounds))
 
 
 def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -301,11 +308,11 @@ def _update_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
             inside = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
             item = loop.target.id if isinstance(loop, ast.For) and isinstance(loop.target, ast.Name) else None
             updates: list[str] = []
-            for stmt in (s for s in before if s.lineno < loop.lineno):
-                for target in stmt.targets:
+            for assign in (a for a in before if a.lineno < loop.lineno):
+                for target in assign.targets:
                     names = target.elts if isinstance(target, ast.Tuple) else [target]
                     for var in (n.id for n in names if isinstance(n, ast.Name) and n.id not in inside):
-                        value = stmt.value if isinstance(target, ast.Name) else None
+                        value = assign.value if isinstance(target, ast.Name) else None
                         if isinstance(value, ast.List | ast.ListComp):
                             updates += [f"{var}.append({item})"] if item else []
                         elif not isinstance(value, ast.Dict | ast.Set | ast.Tuple | ast.Lambda):
@@ -321,7 +328,7 @@ def _update_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 placeholder = isinstance(like, ast.Pass) and at == like.lineno  # replace the pass itself
                 for update in dict.fromkeys(updates):
                     new = lines[: at - placeholder] + [indent + update] + lines[at:]
-                    yield _Lazy("accumulate", at, update, lambda t="\n".join(new) + "\n": t)
+                    yield _Lazy("accumulate", at, update, _ready("\n".join(new) + "\n"))
 
 
 def _bound_names(tree: ast.AST) -> set[str]:
@@ -366,7 +373,7 @@ def _init_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 indent = lines[anchor.lineno - 1][: anchor.col_offset]
                 for value in values:
                     new = lines[: anchor.lineno - 1] + [f"{indent}{name} = {value}"] + lines[anchor.lineno - 1:]
-                    yield _Lazy("initialise", anchor.lineno, f"{name} = {value}", lambda t="\n".join(new) + "\n": t)
+                    yield _Lazy("initialise", anchor.lineno, f"{name} = {value}", _ready("\n".join(new) + "\n"))
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -85,6 +85,7 @@ def eval_command(  # noqa: C901 - one option group after another
         parse_variants,
         select_tasks,
     )
+    from tracefix_rl.evaluation._agents import EvalAgent
 
     if agent not in AGENT_KINDS:
         raise fail(f"--agent must be one of {', '.join(AGENT_KINDS)}, got {agent!r}")
@@ -99,7 +100,6 @@ def eval_command(  # noqa: C901 - one option group after another
     except TaskError as exc:
         raise fail(str(exc)) from None
     out_dir = output or Path("tracefix-eval") / f"{model or agent}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    log_file = None
     if agent == "llm":
         if not model:
             raise fail("--agent llm needs --model (or choose --agent repair for the model-free baseline)")
@@ -114,13 +114,8 @@ def eval_command(  # noqa: C901 - one option group after another
             from tracefix_rl.evaluation import ModelAgent
         except ImportError as exc:
             raise fail(f"--agent llm needs the openai package (pip install 'tracefix-rl[server]'): {exc}") from None
-        from tracefix_rl.evaluation._runner import _Log
-
-        out_dir.mkdir(parents=True, exist_ok=True)
-        log_file = _Log(out_dir / "eval.log")
-        runner_agent = ModelAgent(model=model, base_url=url, api_key=key, temperature=temperature, top_p=top_p,
-                                  max_tokens=max_tokens, max_steps=max_steps, request_timeout=request_timeout,
-                                  log=log_file)
+        runner_agent: EvalAgent = ModelAgent(model=model, base_url=url, api_key=key, temperature=temperature, top_p=top_p,
+                                  max_tokens=max_tokens, max_steps=max_steps, request_timeout=request_timeout)
     else:
         runner_agent = make_policy_agent(agent, max_steps=max_steps)
     options = EvalOptions(output_dir=out_dir, samples=samples, workers=workers, env_url=env_url, max_steps=max_steps,
@@ -131,7 +126,7 @@ def eval_command(  # noqa: C901 - one option group after another
                  "instances": [t.instance for t in chosen][:1000]}
     show_live = sys.stdout.isatty() if live is None else live
     printer = None if show_live else _episode_printer(len(chosen) * samples)
-    runner = EvalRunner(runner_agent, chosen, options, selection=selection, on_episode=printer, log=log_file)
+    runner = EvalRunner(runner_agent, chosen, options, selection=selection, on_episode=printer)
     console.print(f"[bold]tracefix eval[/bold]: {len(chosen)} task(s) x {samples} sample(s) = "
                   f"{len(runner.plan)} episodes, agent {agent}{' ' + model if model else ''}, "
                   f"{workers} worker(s), {env_url or 'in-process'} -> {out_dir}", highlight=False)
@@ -142,9 +137,6 @@ def eval_command(  # noqa: C901 - one option group after another
             outcome = runner.run()
     except EvaluationError as exc:
         raise fail(str(exc)) from None
-    finally:
-        if log_file is not None:
-            log_file.close()
     _print_summary(outcome)
     if outcome.interrupted:
         raise typer.Exit(130)

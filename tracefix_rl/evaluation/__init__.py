@@ -22,7 +22,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracefix_rl.evaluation._agents import AGENT_KINDS, AgentOutcome, ModelAgent, PolicyAgent, make_policy_agent
+    from tracefix_rl.evaluation._agents import (
+        AGENT_KINDS,
+        AgentOutcome,
+        ModelAgent,
+        PolicyAgent,
+        make_policy_agent,
+    )
     from tracefix_rl.evaluation._html import render_html
     from tracefix_rl.evaluation._passk import mean_pass_at_k, pass_at_k
     from tracefix_rl.evaluation._report import build_report, read_results
@@ -37,7 +43,13 @@ if TYPE_CHECKING:
         episode_key,
         instance_id,
     )
-    from tracefix_rl.evaluation._selection import EpisodeSpec, EvalTask, parse_slice, parse_variants, select_tasks
+    from tracefix_rl.evaluation._selection import (
+        EpisodeSpec,
+        EvalTask,
+        parse_slice,
+        parse_variants,
+        select_tasks,
+    )
 
 __all__ = [
     "AGENT_KINDS",

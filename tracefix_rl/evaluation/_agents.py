@@ -54,8 +54,9 @@ class EvalAgent(Protocol):
         """The agent's configuration, for ``report.json`` and the resume check."""
         ...
 
-    def run(self, env: Any, spec: EpisodeSpec, reset: dict[str, Any], *, deadline: float | None) -> AgentOutcome:
-        """Play one episode: ``env.reset(**reset)``, then steps until it is done."""
+    def run(self, env: Any, spec: EpisodeSpec, reset: dict[str, Any], *, deadline: float | None,
+            log: Callable[[str], None] | None = None) -> AgentOutcome:
+        """Play one episode: ``env.reset(**reset)``, then steps until it is done; diagnostics go to ``log``."""
         ...
 
 
@@ -78,7 +79,8 @@ class ModelAgent:
         temperature, top_p, max_tokens: sampling options sent with every request.
         max_steps: steps per episode (the last one is a SUBMIT).
         request_timeout: seconds per HTTP request; ``max_retries`` of the ``openai`` client.
-        log: receives the loop's diagnostics (parse errors, kill switches).
+        log: receives the loop's diagnostics (parse errors, kill switches) when ``run`` is
+            given no ``log`` of its own (default: stderr).
     """
 
     kind = "llm"
@@ -105,12 +107,13 @@ class ModelAgent:
                 "max_steps": c.max_steps, "max_parse_errors": c.max_parse_errors, "max_repeats": c.max_repeats,
                 "history_turns": c.history_turns}
 
-    def run(self, env: Any, spec: EpisodeSpec, reset: dict[str, Any], *, deadline: float | None) -> AgentOutcome:
+    def run(self, env: Any, spec: EpisodeSpec, reset: dict[str, Any], *, deadline: float | None,
+            log: Callable[[str], None] | None = None) -> AgentOutcome:
         from tracefix_rl.agents.llm import run_episode
 
         summary = run_episode(env, self.client, spec.task.name, self.config,
                               deadline=math.inf if deadline is None else deadline, out=io.StringIO(),
-                              reset_options=reset, log=self.log)
+                              reset_options=reset, log=log or self.log)
         return AgentOutcome(end=summary.end, model_calls=summary.model_calls, parse_errors=summary.parse_errors,
                             prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
                             error=summary.error)
@@ -139,7 +142,8 @@ class PolicyAgent:
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "max_steps": self.max_steps, **self.settings}
 
-    def run(self, env: Any, spec: EpisodeSpec, reset: dict[str, Any], *, deadline: float | None) -> AgentOutcome:
+    def run(self, env: Any, spec: EpisodeSpec, reset: dict[str, Any], *, deadline: float | None,
+            log: Callable[[str], None] | None = None) -> AgentOutcome:
         result = env.reset(**reset)
         policy = self.factory(spec)
         end = None

@@ -69,7 +69,7 @@ def histogram(bins: Sequence[dict[str, float]], *, xlabel: str, width: int = 460
     if not bins or not any(b["count"] for b in bins):
         return "<p class=sub>no data</p>"
     top = max(b["count"] for b in bins)
-    left, bottom, plot_h = 34, 34, height - 44
+    left, plot_h = 34, height - 44
     bar = (width - left - 10) / len(bins)
     parts = [f'<svg width="{width}" height="{height}" role="img">',
              f'<line x1="{left}" y1="{10 + plot_h}" x2="{width - 10}" y2="{10 + plot_h}" stroke="#999"/>',

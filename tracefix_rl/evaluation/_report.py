@@ -11,7 +11,7 @@ from typing import Any
 
 from tracefix_rl.errors import EvaluationError
 from tracefix_rl.evaluation._passk import mean_pass_at_k, pass_at_k
-from tracefix_rl.evaluation._schema import EpisodeResult, EvalReport, ExitStatus, TierStats
+from tracefix_rl.evaluation._schema import REPORT_SCHEMA, EpisodeResult, EvalReport, ExitStatus, TierStats
 
 __all__ = ["build_report", "latest_rows", "read_results"]
 
@@ -85,7 +85,7 @@ def build_report(rows: Iterable[EpisodeResult], planned: Sequence[str], *, sampl
     def ids(status: ExitStatus) -> list[str]:
         return [r.key for r in have if r.exit_status is status]
 
-    report = EvalReport(run=run, config=config, identity=identity)
+    report = EvalReport(schema=REPORT_SCHEMA, run=run, config=config, identity=identity)
     report.total_episodes = len(planned)
     report.completed_ids = [r.key for r in counted]
     report.resolved_ids = [r.key for r in counted if r.resolved]

@@ -181,12 +181,12 @@ class EvalRunner:
 
     ``selection`` describes how the tasks were chosen (for the report). ``on_episode`` is
     called (from a worker thread, under a lock) with every finished episode's row.
+    Diagnostics (the agent loop's included) go to ``DIR/eval.log``.
     """
 
     def __init__(self, agent: EvalAgent, tasks: Sequence[EvalTask], options: EvalOptions, *,
                  selection: dict[str, Any] | None = None,
-                 on_episode: Callable[[EpisodeResult], None] | None = None,
-                 log: _Log | None = None) -> None:
+                 on_episode: Callable[[EpisodeResult], None] | None = None) -> None:
         self.agent = agent
         self.tasks = list(tasks)
         self.options = options
@@ -200,7 +200,7 @@ class EvalRunner:
         self._stop = threading.Event()
         self._local = threading.local()
         self._sessions: list[Session] = []
-        self._log = log
+        self._log: _Log | None = None
         self._recorder: Any = None
         self._failure: str | None = None
 
@@ -271,7 +271,7 @@ class EvalRunner:
         started_at, t0 = time.time(), time.monotonic()
         deadline = t0 + self.options.episode_timeout if self.options.episode_timeout else None
         try:
-            outcome = self.agent.run(tap, spec, reset, deadline=deadline)
+            outcome = self.agent.run(tap, spec, reset, deadline=deadline, log=self._say)
         except EnvFailure as exc:
             outcome = AgentOutcome(end="error", error=str(exc))
         except Exception as exc:  # an agent or harness bug: recorded, and the run goes on
@@ -355,9 +355,7 @@ class EvalRunner:
             EvaluationError: the output directory or ``--resume`` does not fit the options.
         """
         finished = self._prepare()
-        own_log = self._log is None
-        if own_log:
-            self._log = _Log(self.dir / "eval.log")
+        self._log = _Log(self.dir / "eval.log")
         self._recorder = recorder_at(self.dir / "trajectories.sqlite3")
         todo = [s for s in self.plan if s.key not in finished]
         self.progress = Progress(total=len(self.plan), skipped=len(self.plan) - len(todo))
@@ -390,8 +388,8 @@ class EvalRunner:
                 except Exception:  # noqa: S110 - closing is best effort
                     pass
         report = self.write_report(created=created, interrupted=interrupted)
-        if own_log and self._log is not None:
-            self._log.close()
+        self._log.close()
+        self._log = None
         return EvalOutcome(report=report, output_dir=self.dir, interrupted=interrupted, harness_error=self._failure)
 
     def identity(self, rows: Sequence[EpisodeResult]) -> dict[str, Any]:
