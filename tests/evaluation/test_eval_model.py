@@ -190,3 +190,22 @@ def test_a_task_without_the_variant_is_a_task_error(tmp_path):
     assert "has no variant 400" in outcome.report.failure_reasons["reverse_string_returns_original@v400#0"]
     assert outcome.report.completed_ids == ["reverse_string_returns_original#0"]
     assert ExitStatus.TASK_ERROR.value in outcome.report.by_exit_status
+
+
+def test_a_stopped_run_reports_what_finished_and_resume_completes_it(tmp_path):
+    from tracefix_rl.evaluation import make_policy_agent
+
+    tasks = select_tasks(names=TASKS["easy"] + TASKS["medium"])
+    runner = EvalRunner(make_policy_agent("oracle"), tasks, EvalOptions(output_dir=tmp_path, workers=1),
+                        on_episode=lambda row: runner.stop())
+    outcome = runner.run()
+    report = outcome.report
+    assert report.run["completed"] is False and report.completed_episodes == 1
+    assert report.incomplete_episodes == 3 and len(report.incomplete_ids) == 3
+    # a run killed while writing leaves a torn last line: it is ignored and its episode re-run
+    with (tmp_path / "results.jsonl").open("a") as f:
+        f.write('{"key": "binary_search_wrong_mid#0", "task": "binary_sea')
+    again = EvalRunner(make_policy_agent("oracle"), tasks, EvalOptions(output_dir=tmp_path, resume=True))
+    outcome = again.run()
+    assert again.progress.done == 3 and outcome.report.run["completed"] is True
+    assert outcome.report.resolved_episodes == 4 and outcome.report.incomplete_episodes == 0

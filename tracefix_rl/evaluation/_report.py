@@ -122,7 +122,8 @@ def build_report(rows: Iterable[EpisodeResult], planned: Sequence[str], *, sampl
             instances[latest[key].instance].append(latest[key])
     instance_names = sorted({k.rsplit("#", 1)[0] for k in planned_set})
     report.total_instances = len(instance_names)
-    report.resolved_instance_ids = [i for i in instance_names if any(r.resolved and r.counted for r in instances[i])]
+    report.resolved_instance_ids = [i for i in instance_names
+                                    if any(r.resolved and r.counted for r in instances.get(i, ()))]
     report.resolved_instances = len(report.resolved_instance_ids)
     nc = {i: (sum(r.counted for r in rs), sum(r.resolved and r.counted for r in rs)) for i, rs in instances.items()}
     for k in range(1, samples + 1):

@@ -243,6 +243,7 @@ class EvalRunner:
                                         "config": self.config()}, indent=2, default=str), encoding="utf-8")
         if not opts.resume:
             return set()
+        _drop_torn_tail(self.results_path)
         finished = latest_rows(read_results(self.results_path))
         return {k for k, r in finished.items() if r.exit_status not in RERUN_ON_RESUME}
 
@@ -436,6 +437,16 @@ class EvalRunner:
 
             (self.dir / "report.html").write_text(render_html(report), encoding="utf-8")
         return report
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left half-written by a killed run, so appended rows start on a line of their own."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def _now() -> str:
