@@ -72,3 +72,23 @@ def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
     fresh = _eval("--agent", "oracle", "--tasks", "task1_easy", "-o", str(out), "--overwrite")
     assert fresh.exit_code == 0, fresh.output
     assert len((out / "results.jsonl").read_text().splitlines()) == 1
+
+
+def test_live_table_shows_progress_columns(tmp_path):
+    from rich.console import Console
+
+    from tracefix_rl.evaluation import Progress
+    from tracefix_rl.evaluation._live import status_table
+
+    progress = Progress(total=10, skipped=2, done=3, running=2, counted=3, resolved=2, score_sum=2.0)
+    progress.statuses.update({"submitted": 3, "infra_error": 1})
+    console = Console(record=True, width=100)
+    console.print(status_table(progress))
+    text = console.export_text()
+    for column in ("running", "done", "resolved", "score", "errors", "ETA"):
+        assert column in text
+    assert "5/10 (2 earlier)" in text and "2/3 66.7%" in text and "0.667" in text and "infra 1" in text
+
+    result = runner.invoke(app, ["eval", "--live", "--agent", "oracle", "--tasks", "task1_easy", "-o",
+                                 str(tmp_path / "live")])
+    assert result.exit_code == 0, result.output

@@ -127,9 +127,9 @@ def eval_command(  # noqa: C901 - one option group after another
     show_live = sys.stdout.isatty() if live is None else live
     printer = None if show_live else _episode_printer(len(chosen) * samples)
     runner = EvalRunner(runner_agent, chosen, options, selection=selection, on_episode=printer)
-    console.print(f"[bold]tracefix eval[/bold]: {len(chosen)} task(s) x {samples} sample(s) = "
+    console.print(f"tracefix eval: {len(chosen)} task(s) x {samples} sample(s) = "
                   f"{len(runner.plan)} episodes, agent {agent}{' ' + model if model else ''}, "
-                  f"{workers} worker(s), {env_url or 'in-process'} -> {out_dir}", highlight=False)
+                  f"{workers} worker(s), {env_url or 'in-process'} -> {out_dir}", highlight=False, markup=False)
     try:
         if show_live:
             outcome = _run_live(runner)
@@ -166,10 +166,14 @@ def _run_live(runner):  # type: ignore[no-untyped-def]
             return status_table(runner.progress)
 
     with Live(_Table(), console=console, refresh_per_second=4, transient=False):
-        return runner.run()
+        outcome = runner.run()
+    console.print()
+    return outcome
 
 
 def _print_summary(outcome) -> None:  # type: ignore[no-untyped-def]
+    from rich.markup import escape
+
     from tracefix_rl.evaluation._live import summary_tables
 
     report = outcome.report
@@ -181,8 +185,8 @@ def _print_summary(outcome) -> None:  # type: ignore[no-untyped-def]
                   highlight=False, markup=False)
     if report.failure_reasons:
         console.print(f"[yellow]{len(report.failure_reasons)} episode(s) not counted[/yellow] "
-                      f"(see report.json failure_reasons and {d / 'eval.log'})")
+                      f"(see report.json failure_reasons and {escape(str(d / 'eval.log'))})", highlight=False)
     if outcome.harness_error:
-        console.print(f"[red]harness failure:[/red] {outcome.harness_error}", highlight=False)
+        console.print(f"[red]harness failure:[/red] {escape(outcome.harness_error)}", highlight=False)
     if outcome.interrupted:
-        console.print(f"[yellow]interrupted[/yellow]: continue with --resume -o {d}", highlight=False)
+        console.print(f"[yellow]interrupted[/yellow]: continue with --resume -o {escape(str(d))}", highlight=False)

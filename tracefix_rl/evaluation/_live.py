@@ -28,10 +28,10 @@ def status_table(progress: Progress, title: str = "tracefix eval") -> Table:
     """Running, done, resolved, mean score, errors, retries, elapsed time and ETA."""
     p = progress
     table = Table(title=title, show_header=True, header_style="bold")
-    for col in ("running", "done", "resolved", "mean score", "errors", "retries", "elapsed", "ETA", "episodes/min"):
-        table.add_column(col, justify="right")
+    for col in ("running", "done", "resolved", "score", "errors", "retries", "elapsed", "ETA", "ep/min"):
+        table.add_column(col, justify="right", no_wrap=True)
     rate = 60 * p.done / p.elapsed_s if p.done and p.elapsed_s else None
-    errors = ", ".join(f"{s} {n}" for s, n in sorted(p.statuses.items()) if s in _ERRORS) or "0"
+    errors = ", ".join(f"{s.removesuffix('_error')} {n}" for s, n in sorted(p.statuses.items()) if s in _ERRORS) or "0"
     table.add_row(str(p.running), f"{p.done + p.skipped}/{p.total}" + (f" ({p.skipped} earlier)" if p.skipped else ""),
                   f"{p.resolved}/{p.counted} {_pct(p.resolved_rate)}",
                   "–" if p.mean_score is None else f"{p.mean_score:.3f}", errors, str(p.retries),
