@@ -17,16 +17,17 @@ reads only the observations: the numbered program, the visible test results and 
 rendering. It never sees the reference solution or the hidden tests, so it can overfit the
 visible tests exactly as a model can, and the hidden tests decide whether it resolved the task.
 
-Candidates (:func:`candidate_edits`) come from three data tables:
+Candidates (:func:`candidate_edits`, the generators in :data:`GENERATORS`) come from:
 
 * the mutation engine's own operators applied to the *current* program
   (:func:`tracefix_rl.tasks._mutate.find_sites`): most operators are their own inverse
   (``<`` / ``<=``, ``+ 1`` / ``- 1``, a negated condition, swapped arguments, ...);
-* :data:`INVERSE_REWRITES`: the inverses the engine's operators cannot produce
-  (``+`` back to ``*``, ``reversed`` back to ``sorted``, a bare ``return`` back to
-  ``return <local>``, a wrong variable back to *any* other local, ...);
-* :data:`TEMPLATES`: common repairs that undo no operator (``len(x)`` to ``len(x) - 1``,
-  dedenting a ``return`` out of a loop, a lost accumulator update, swapped tuple items).
+* the tables :data:`INVERSE_REWRITES` and :data:`INIT_VALUES`: the inverses the engine's
+  operators cannot produce (``+`` back to ``*``, ``reversed`` back to ``sorted``, a bare
+  ``return`` back to ``return <local>``, a wrong variable back to *any* other local, a lost
+  initialisation or accumulator update);
+* repair templates that undo no operator (``len(x)`` to ``len(x) - 1``, dedenting a
+  ``return`` out of a loop, swapped tuple items, a dropped slice bound).
 
 Ranking (:func:`rank`) multiplies a line's suspiciousness (Ochiai over the traced lines, plus
 the lines failing tests raised on) by the prior of the edit's kind (:data:`PRIOR`) and by
@@ -51,11 +52,11 @@ from tracefix_rl.models import CodeAction
 from tracefix_rl.tasks._mutate import MutationError, apply_mutations, find_sites, normalized
 
 __all__ = [
+    "GENERATORS",
     "INIT_VALUES",
     "INVERSE_REWRITES",
     "PRIOR",
     "SYMPTOM_BOOSTS",
-    "TEMPLATES",
     "Candidate",
     "Evidence",
     "RepairAgent",
@@ -130,20 +131,15 @@ INIT_VALUES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Candidate:
-    """One single-site edit of the current program: the whole new program plus where and what."""
+    """One single-site edit of the current program, built only when it is about to be tried."""
 
-    source: str
     kind: str
+    """An engine operator's name or a key of :data:`PRIOR` (``return_value``, ``len_shift``, ...)."""
     line: int
-    note: str
-
-
-@dataclass(frozen=True)
-class _Lazy:
-    kind: str
-    line: int
+    """The line of the current program it changes (what its suspiciousness is looked up by)."""
     note: str
     build: Callable[[], str | None]
+    """The whole new program (``None`` if it cannot be rendered)."""
 
 
 def _offset(lines: list[str], lineno: int, col: int) -> int:
@@ -152,12 +148,11 @@ def _offset(lines: list[str], lineno: int, col: int) -> int:
     return before + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", errors="replace"))
 
 
-def _splice(source: str, node: Any, text: str, *, end: Any = None) -> str:
-    """``source`` with the text of ``node`` (up to ``end``'s end, if given) replaced by ``text``."""
+def _splice(source: str, node: Any, text: str) -> str:
+    """``source`` with the text of ``node`` replaced by ``text``."""
     lines = source.splitlines(keepends=True)
-    last = end if end is not None else node
     start = _offset(lines, node.lineno, node.col_offset)
-    stop = _offset(lines, last.end_lineno, last.end_col_offset)
+    stop = _offset(lines, node.end_lineno, node.end_col_offset)
     return source[:start] + text + source[stop:]
 
 
@@ -193,7 +188,7 @@ def _local_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     return sorted(names)
 
 
-def _engine_edits(source: str) -> Iterator[_Lazy]:
+def _engine_edits(source: str) -> Iterator[Candidate]:
     """Every site of the mutation engine's operators on the current program."""
     try:
         sites = find_sites(source)
@@ -205,10 +200,10 @@ def _engine_edits(source: str) -> Iterator[_Lazy]:
                 return apply_mutations(source, [site]).source
             except (MutationError, ValueError, SyntaxError, RecursionError):
                 return None
-        yield _Lazy(site.operator, site.line, site.note, build)
+        yield Candidate(site.operator, site.line, site.note, build)
 
 
-def _inverse_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
+def _inverse_edits(source: str, tree: ast.Module) -> Iterator[Candidate]:
     """:data:`INVERSE_REWRITES`, the wrong-variable inverse (every other local) and lost return values."""
     binops, calls = INVERSE_REWRITES["binop"], INVERSE_REWRITES["call"]
     methods, initial = INVERSE_REWRITES["method"], INVERSE_REWRITES["initial"]
@@ -219,44 +214,44 @@ def _inverse_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
             if isinstance(node, ast.BinOp) and type(node.op) in binops:
                 left, right = _segment(source, node.left), _segment(source, node.right)
                 for sym in binops[type(node.op)]:
-                    yield _Lazy("inverse_binop", node.lineno, f"-> {sym}",
+                    yield Candidate("inverse_binop", node.lineno, f"-> {sym}",
                                 partial(_splice, source, node, f"{left} {sym} {right}"))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls:
                 for name in calls[node.func.id]:
-                    yield _Lazy("inverse_call", node.lineno, f"{node.func.id} -> {name}",
+                    yield Candidate("inverse_call", node.lineno, f"{node.func.id} -> {name}",
                                 partial(_splice, source, node.func, name))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:
                 attr = node.func
                 for name in methods[attr.attr]:
                     text = f"{_segment(source, attr.value)}.{name}"
-                    yield _Lazy("inverse_call", node.lineno, f".{attr.attr} -> .{name}",
+                    yield Candidate("inverse_call", node.lineno, f".{attr.attr} -> .{name}",
                                 partial(_splice, source, attr, text))
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in local:
                 for other in local:
                     if other != node.id:
-                        yield _Lazy("other_variable", node.lineno, f"{node.id} -> {other}",
+                        yield Candidate("other_variable", node.lineno, f"{node.id} -> {other}",
                                     partial(_splice, source, node, other))
             elif isinstance(node, ast.Return) and node.value is None:
                 for value in (*local, *INVERSE_REWRITES["return"][None]):
-                    yield _Lazy("return_value", node.lineno, f"return {value}",
+                    yield Candidate("return_value", node.lineno, f"return {value}",
                                 partial(_splice, source, node, f"return {value}"))
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Constant):
                 key = node.value.value if node.value.value is not None else "None"
                 for text in initial.get(key, ()) if not isinstance(key, bool) else ():
                     for alt in ([text.format(param=p) for p in params] if "{param}" in text else [text]):
-                        yield _Lazy("initial_value", node.lineno, f"= {alt}",
+                        yield Candidate("initial_value", node.lineno, f"= {alt}",
                                     partial(_splice, source, node.value, alt))
 
 
-def _template_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
-    """:data:`TEMPLATES`: common repairs that are not inverses of an engine operator."""
+def _template_edits(source: str, tree: ast.Module) -> Iterator[Candidate]:
+    """Common repairs that are not inverses of an engine operator."""
     lines = source.splitlines()
     for node in ast.walk(tree):
         # len(x) -> len(x) - 1 / + 1 (an off-by-one bound outside range())
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len":
             text = _segment(source, node)
             for delta in ("- 1", "+ 1"):
-                yield _Lazy("len_shift", node.lineno, f"{text} {delta}",
+                yield Candidate("len_shift", node.lineno, f"{text} {delta}",
                             partial(_splice, source, node, f"({text} {delta})"))
         # a return as the last statement of a loop body: dedent it out of the loop
         elif isinstance(node, ast.For | ast.While) and isinstance(node.body[-1], ast.Return) and not node.orelse:
@@ -265,7 +260,7 @@ def _template_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 indent = lines[node.lineno - 1][: node.col_offset]
                 new = lines[:]
                 new[ret.lineno - 1] = indent + lines[ret.lineno - 1].lstrip()
-                yield _Lazy("dedent_return", ret.lineno, "return moved out of the loop",
+                yield Candidate("dedent_return", ret.lineno, "return moved out of the loop",
                             _ready("\n".join(new) + "\n"))
         # swapped items of a tuple (or list) display: (a, b) -> (b, a)
         elif isinstance(node, ast.Tuple | ast.List) and 2 <= len(node.elts) <= 4 \
@@ -274,14 +269,14 @@ def _template_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 a, b = node.elts[i], node.elts[i + 1]
                 sa, sb = _segment(source, a), _segment(source, b)
                 if sa != sb:
-                    yield _Lazy("swap_items", node.lineno, f"{sa} <-> {sb}", partial(_swap, source, a, b))
+                    yield Candidate("swap_items", node.lineno, f"{sa} <-> {sb}", partial(_swap, source, a, b))
         # a slice bound that was dropped: xs[a:] -> xs[a:-1], xs[:b] -> xs[1:b]
         elif isinstance(node, ast.Slice) and node.step is None and (node.lower is None) != (node.upper is None):
             bound = node.upper if node.upper is not None else node.lower
             assert bound is not None
             text = _segment(source, bound)
             bounds = f"1:{text}" if node.lower is None else f"{text}:-1"
-            yield _Lazy("slice_bound", node.lineno, f"[{bounds}]", partial(_splice, source, node, bounds))
+            yield Candidate("slice_bound", node.lineno, f"[{bounds}]", partial(_splice, source, node, bounds))
 
 
 def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -296,7 +291,7 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _statements(handler.body)
 
 
-def _update_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
+def _update_edits(source: str, tree: ast.Module) -> Iterator[Candidate]:
     """A lost update of a loop's accumulator or counter (``total += x``, ``out.append(x)``,
     ``count += 1``): inserted after any statement of the loop (replacing a ``pass`` that holds
     an otherwise empty block). The accumulator is a variable assigned before the loop and
@@ -328,7 +323,7 @@ def _update_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 placeholder = isinstance(like, ast.Pass) and at == like.lineno  # replace the pass itself
                 for update in dict.fromkeys(updates):
                     new = lines[: at - placeholder] + [indent + update] + lines[at:]
-                    yield _Lazy("accumulate", at, update, _ready("\n".join(new) + "\n"))
+                    yield Candidate("accumulate", at, update, _ready("\n".join(new) + "\n"))
 
 
 def _bound_names(tree: ast.AST) -> set[str]:
@@ -352,7 +347,7 @@ def _bound_names(tree: ast.AST) -> set[str]:
     return out
 
 
-def _init_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
+def _init_edits(source: str, tree: ast.Module) -> Iterator[Candidate]:
     """A lost initialisation (``out = []``, ``total = 0``): a name the program reads but never
     binds (or only updates with ``x op= y``) gets an initial value from :data:`INIT_VALUES`,
     at the top of its function or just before the statement that first uses it."""
@@ -373,26 +368,27 @@ def _init_edits(source: str, tree: ast.Module) -> Iterator[_Lazy]:
                 indent = lines[anchor.lineno - 1][: anchor.col_offset]
                 for value in values:
                     new = lines[: anchor.lineno - 1] + [f"{indent}{name} = {value}"] + lines[anchor.lineno - 1:]
-                    yield _Lazy("initialise", anchor.lineno, f"{name} = {value}", _ready("\n".join(new) + "\n"))
+                    yield Candidate("initialise", anchor.lineno, f"{name} = {value}", _ready("\n".join(new) + "\n"))
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
 
-#: The generators of :func:`candidate_edits`, in order: engine operators, inverse rewrites, templates.
-TEMPLATES: tuple[Callable[[str, ast.Module], Iterator[_Lazy]], ...] = (
+#: What :func:`candidate_edits` runs after the engine's operators, in order (each yields
+#: unbuilt :class:`Candidate` edits of a program, given its source and its AST).
+GENERATORS: tuple[Callable[[str, ast.Module], Iterator[Candidate]], ...] = (
     _inverse_edits, _template_edits, _update_edits, _init_edits)
 
 
-def candidate_edits(source: str) -> list[_Lazy]:
+def candidate_edits(source: str) -> list[Candidate]:
     """Every single-site edit of ``source`` the agent knows, unranked and not yet built."""
     try:
         tree = _ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
         return []
     out = list(_engine_edits(source))
-    for gen in TEMPLATES:
+    for gen in GENERATORS:
         out.extend(gen(source, tree))
     return out
 
@@ -483,7 +479,7 @@ class Evidence:
         return score + 0.02  # every line stays a candidate, after the traced ones
 
 
-def rank(edits: Iterable[_Lazy], evidence: Evidence) -> list[_Lazy]:
+def rank(edits: Iterable[Candidate], evidence: Evidence) -> list[Candidate]:
     """``edits`` best first (stable for ties).
 
     An edit's score is P(line) x P(kind) x P(this alternative): the line's suspiciousness, the
@@ -493,7 +489,7 @@ def rank(edits: Iterable[_Lazy], evidence: Evidence) -> list[_Lazy]:
     edits = list(edits)
     alternatives = Counter((e.line, e.kind) for e in edits)
 
-    def score(edit: _Lazy) -> float:
+    def score(edit: Candidate) -> float:
         boost = 1.0
         for symptom in evidence.symptoms:
             boost *= SYMPTOM_BOOSTS.get(symptom, {}).get(edit.kind, 1.0)
@@ -674,5 +670,5 @@ class RepairAgent:
         return evidence
 
     @staticmethod
-    def _candidates(program: list[str], evidence: Evidence) -> list[_Lazy]:
+    def _candidates(program: list[str], evidence: Evidence) -> list[Candidate]:
         return rank(candidate_edits("\n".join(program) + "\n"), evidence)

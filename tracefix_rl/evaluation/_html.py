@@ -127,10 +127,11 @@ def render_html(report: EvalReport) -> str:
     ]
     plot_html = "".join(f"<figure><figcaption>{_e(t)}</figcaption>{svg}</figure>" for t, svg in plots)
 
-    tier_rows = [[_e(t), s.episodes, s.resolved, _pct(s.resolved_rate), _num(s.mean_score)]
-                 for t, s in report.by_tier.items()]
+    tier_rows = [[_e(t), s.episodes, s.resolved, _pct(s.resolved_rate), _num(s.mean_score), _num(s.mean_steps, 1),
+                  _num(s.mean_wall_s, 2)] for t, s in report.by_tier.items()]
     tier_rows.append(["<b>all</b>", report.completed_episodes, report.resolved_episodes, _pct(report.resolved_rate),
-                      _num(report.score.get("mean"))])
+                      _num(report.score.get("mean")), _num(report.steps.get("mean"), 1),
+                      _num(report.wall_s.get("mean"), 2)])
     passk = [[f"pass@{_e(k)}", _pct(v), report.pass_at_k_instances.get(k, 0)] for k, v in report.pass_at_k.items()]
     status_rows = [[_e(s), n] for s, n in report.by_exit_status.items()]
     task_rows = []
@@ -154,7 +155,8 @@ finished {_e(run.get("finished", ""))}; tracefix-rl {_e(ident.get("package_versi
 isolation {_e(", ".join(ident.get("isolation", [])) or "?")}; schema {_e(report.schema_)}</p>
 <div class=cards>{card_html}</div>
 <h2>Plots</h2><div class=plots>{plot_html}</div>
-<h2>Resolved rate by tier</h2>{_table(["tier", "episodes", "resolved", "rate", "mean score"], tier_rows, {1, 2, 3, 4})}
+<h2>Resolved rate by tier</h2>{_table(["tier", "episodes", "resolved", "rate", "mean score", "mean steps",
+                                      "seconds / episode"], tier_rows, {1, 2, 3, 4, 5, 6})}
 <h2>pass@k</h2><p class=sub>Unbiased estimator, averaged over instances with at least k counted samples.</p>
 {_table(["k", "value", "instances"], passk, {1, 2})}
 <h2>Exit statuses</h2>{_table(["status", "episodes"], status_rows, {1})}

@@ -46,14 +46,16 @@ def summary_tables(report: EvalReport) -> Group:
     """The report's headline figures, as printed at the end of ``tracefix eval`` (same as the JSON)."""
     main = Table(title="Resolved rate", header_style="bold")
     for col, justify in (("tier", "left"), ("episodes", "right"), ("resolved", "right"), ("rate", "right"),
-                         ("mean score", "right")):
+                         ("mean score", "right"), ("s / episode", "right")):
         main.add_column(col, justify=justify)  # type: ignore[arg-type]
     for tier, s in report.by_tier.items():
         main.add_row(tier, str(s.episodes), str(s.resolved), _pct(s.resolved_rate),
-                     "–" if s.mean_score is None else f"{s.mean_score:.3f}")
-    mean = report.score.get("mean")
+                     "–" if s.mean_score is None else f"{s.mean_score:.3f}",
+                     "–" if s.mean_wall_s is None else f"{s.mean_wall_s:.2f}")
+    mean, wall = report.score.get("mean"), report.wall_s.get("mean")
     main.add_row("[bold]all[/bold]", str(report.completed_episodes), str(report.resolved_episodes),
-                 _pct(report.resolved_rate), "–" if mean is None else f"{mean:.3f}")
+                 _pct(report.resolved_rate), "–" if mean is None else f"{mean:.3f}",
+                 "–" if wall is None else f"{wall:.2f}")
     figures = Table(title="Run", header_style="bold", show_header=False)
     figures.add_column("")
     figures.add_column("", justify="right")

@@ -114,7 +114,9 @@ def build_report(rows: Iterable[EpisodeResult], planned: Sequence[str], *, sampl
         scores = [r.final_score for r in group if r.final_score is not None]
         report.by_tier[tier] = TierStats(episodes=len(group), resolved=sum(r.resolved for r in group),
                                          resolved_rate=_rate(sum(r.resolved for r in group), len(group)),
-                                         mean_score=round(statistics.fmean(scores), 4) if scores else None)
+                                         mean_score=round(statistics.fmean(scores), 4) if scores else None,
+                                         mean_steps=round(statistics.fmean(r.steps for r in group), 2),
+                                         mean_wall_s=round(statistics.fmean(r.wall_s for r in group), 3))
 
     instances: dict[str, list[EpisodeResult]] = defaultdict(list)
     for key in planned:

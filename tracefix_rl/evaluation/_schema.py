@@ -135,6 +135,9 @@ class TierStats(BaseModel):
     resolved: int = 0
     resolved_rate: float | None = None
     mean_score: float | None = None
+    mean_steps: float | None = None
+    mean_wall_s: float | None = None
+    """Wall-clock seconds per episode."""
 
 
 class EvalReport(BaseModel):
