@@ -278,6 +278,7 @@ class EvalRunner:
         except Exception as exc:  # an agent or harness bug: recorded, and the run goes on
             outcome = AgentOutcome(end="error", error=f"{type(exc).__name__}: {exc}")
             self._say(f"{spec.key}: agent raised\n{traceback.format_exc()}")
+        wall = time.monotonic() - t0
         status = exit_status(outcome, tap)
         if tap.failure is not None and status is ExitStatus.INFRA_ERROR:
             outcome.error = str(tap.failure)
@@ -296,7 +297,7 @@ class EvalRunner:
             exit_status=status, error=outcome.error,
             actions=dict(tap.actions), model_calls=outcome.model_calls, parse_errors=outcome.parse_errors,
             prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
-            wall_s=round(time.monotonic() - t0, 4), attempts=attempt,
+            wall_s=round(wall, 4), attempts=attempt,
             isolation=session.isolation() if obs is not None else None, started_at=round(started_at, 3),
         )
 
