@@ -34,6 +34,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 _TASK_RE = re.compile(r"^task: (\S+) \(", re.M)
 _TIER_RE = re.compile(r"^task: (\S+) \((\w+)\)", re.M)
 _FIRST_STEP_RE = re.compile(r"^step 0, ", re.M)
@@ -170,6 +172,15 @@ class ScriptedModelServer(ThreadingHTTPServer):
         """Serve from a daemon thread and return self."""
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    """The scripted model server (real HTTP on loopback), for the test suites that import it."""
+    srv = ScriptedModelServer(0).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
 
 
 if __name__ == "__main__":

@@ -10,16 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agents"))
 
 from _live_server import live_server  # noqa: E402
-from scripted_model_server import ScriptedModelServer  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def model_server():
-    """The scripted model server of ``tests/agents`` (real HTTP on loopback)."""
-    srv = ScriptedModelServer(0).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+from scripted_model_server import model_server  # noqa: E402,F401 - a fixture
 
 
 @pytest.fixture(scope="session")
