@@ -40,7 +40,7 @@ def _tasks(args: argparse.Namespace) -> list[Any]:
     if args.pack:
         from tracefix_rl.tasks import read_pack
 
-        return list(read_pack(args.pack))
+        return list(read_pack(args.pack)[1])
     if args.build:
         from tracefix_rl.tasks._build import build_tasks
         from tracefix_rl.tasks._corpus import corpus_programs

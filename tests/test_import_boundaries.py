@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("openenv", "openai", "gradio", "fastapi", "uvicorn", "fastmcp", "torch")
+HEAVY = ("openenv", "openai", "gradio", "fastapi", "uvicorn", "fastmcp", "torch", "trl", "transformers", "datasets",
+         "ray", "gymnasium", "skyrl_gym")
+#: What the training integrations may never pull in by themselves (they import their library on use).
+TRAINING_STACK = ("torch", "trl", "transformers", "datasets", "ray", "accelerate")
 
 
 def _probe(code: str) -> dict:
@@ -41,3 +44,16 @@ def test_public_names_are_exported():
     for name in tracefix_rl.__all__:
         if name != "TraceFixRLEnv":  # needs the server extra; covered by the server tests
             assert getattr(tracefix_rl, name) is not None
+
+
+def test_the_trl_and_text_integrations_run_episodes_without_the_training_stack():
+    data = _probe(
+        "import json, sys; from tracefix_rl.integrations.trl import make_env_factory; "
+        "from tracefix_rl.integrations.text_env import TraceFixTextEnv; "
+        "e = make_env_factory(record=False)(); e.reset(task_name='binary_search_off_by_one', seed=0); "
+        "e.run_tests(); e.submit(); e.get_reward(); "
+        "t = TraceFixTextEnv(record=False); t.reset(seed=0); t.step('{\"action_type\": \"RUN_TESTS\"}'); "
+        "print(json.dumps({'mods': sorted(sys.modules)}))"
+    )
+    loaded = [m for m in data["mods"] if m.split(".")[0] in (*TRAINING_STACK, "openenv", "gymnasium", "skyrl_gym")]
+    assert loaded == [], loaded

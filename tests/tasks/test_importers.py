@@ -101,7 +101,7 @@ def test_humanevalfix_keeps_hanging_bugs_and_reports_every_skip(hef):
     assert "canonical_solution" in skips["Python/6"]
     assert skips["line 8"] == "malformed record: not a JSON object"
     # a loop-style check is kept whole (check(f) -> None): it cannot prove a fix outside the sandbox
-    assert skips["Python/9"] == "no hidden test fails on an input that no visible test uses"
+    assert skips["Python/9"] == "the hidden tests cannot tell a program that special-cases the visible inputs from a fix"
     assert "cannot be converted" in skips["Python/8"]
     assert len(hef.tasks) == 3 and len(hef.skipped) == 7
 
@@ -143,7 +143,7 @@ def test_quixbugs_pytest_programs_inline_their_helpers_but_cannot_prove_a_fix(qu
     assert "use_correct" not in tests[0].setup
     # Every verdict of a pytest-style test is reached inside the sandbox (it returns None whatever
     # the program does), so no hidden test can prove a fix: the importer refuses the task.
-    assert _skips(quix)["reachable"] == "no hidden test fails on an input that no visible test uses"
+    assert _skips(quix)["reachable"] == "the hidden tests cannot tell a program that special-cases the visible inputs from a fix"
 
 
 def test_quixbugs_skips_with_reasons(quix):

@@ -58,6 +58,8 @@ __all__ = [
     "format_start",
     "format_step",
     "observation_text",
+    "parse_action",
+    "parse_error_feedback",
     "run_episode",
     "run_tasks",
 ]
@@ -210,6 +212,25 @@ def extract_json(text: str) -> dict[str, Any]:
     return value
 
 
+def parse_action(text: str) -> CodeAction:
+    """The action in a model reply: its first JSON object (see :func:`extract_json`), validated.
+
+    Raises :class:`ModelParseError` saying what was wrong (no JSON object, or which field breaks
+    the schema).
+    """
+    try:
+        data = extract_json(text)
+    except ValueError as exc:
+        raise ModelParseError(f"reply is not a JSON object ({exc})", text) from None
+    return _validate(data, text)
+
+
+def parse_error_feedback(exc: Exception) -> str:
+    """What the model is told when its reply was not a valid action (``PARSE_ERROR: ...``)."""
+    return (f"PARSE_ERROR: {exc}. Reply with exactly one JSON object with the keys thought, action_type, "
+            "start_line, end_line, new_code_block, test_name, trace_format, and nothing else.")
+
+
 def _schema_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
@@ -271,11 +292,7 @@ def ask_model(client: Any, cfg: AgentConfig, messages: list[dict[str, str]], *,
         raw = (completion.choices[0].message.content or "").strip()
     except Exception as exc:
         raise ModelCallError(f"model call failed: {first_error} | fallback: {_one_line(str(exc))[:300]}") from exc
-    try:
-        data = extract_json(raw)
-    except ValueError as exc:
-        raise ModelParseError(f"reply is not a JSON object ({exc})", raw) from None
-    action = _validate(data, raw)
+    action = parse_action(raw)
     return action, action.model_dump_json(exclude_none=True)
 
 
@@ -386,9 +403,7 @@ def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline:
                         call_errors += 1
                         summary.model_errors += 1
                     _log(f"[{task}] parse error {parse_errors}/{cfg.max_parse_errors}: {exc}")
-                    feedback = (f"PARSE_ERROR: {exc}. Reply with exactly one JSON object with the keys "
-                                "thought, action_type, start_line, end_line, new_code_block, test_name, "
-                                "trace_format, and nothing else.")
+                    feedback = parse_error_feedback(exc)
                     if parse_errors >= cfg.max_parse_errors:
                         kill = "kill_model_errors" if call_errors == parse_errors else "kill_parse_errors"
                         action = CodeAction(thought="Kill switch: repeated parse errors.", action_type="SUBMIT")

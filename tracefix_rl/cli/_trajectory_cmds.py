@@ -34,10 +34,26 @@ _DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ~/.cache/tracefix-rl/t
 
 
 class ExportFormat(StrEnum):
-    """File formats of ``tracefix trajectories export``."""
+    """Formats of ``tracefix trajectories export``."""
 
     jsonl = "jsonl"
     parquet = "parquet"
+    sft = "sft"
+    mini_swe_agent = "mini-swe-agent"
+
+
+class SFTStyle(StrEnum):
+    """Renderings of ``--format sft``."""
+
+    tools = "tools"
+    json = "json"
+
+
+class ArgumentsForm(StrEnum):
+    """How ``--format sft --style tools`` writes tool-call arguments."""
+
+    dict = "dict"
+    string = "string"
 
 
 class OnConflict(StrEnum):
@@ -193,9 +209,19 @@ def show_command(
 
 @trajectories_app.command("export")
 def export_command(
-    out: Annotated[Path, typer.Argument(help="Output file (.jsonl or .parquet).", dir_okay=False)],
+    out: Annotated[Path, typer.Argument(help="Output file (.jsonl or .parquet); a directory for mini-swe-agent.")],
     db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
-    format: Annotated[ExportFormat | None, typer.Option("--format", help="jsonl | parquet (default: from suffix)")] = None,
+    format: Annotated[ExportFormat | None, typer.Option(
+        "--format", help="jsonl | parquet: episode records (default: from the suffix); sft: chat rows for "
+                         "fine-tuning (JSONL, or Parquet by suffix); mini-swe-agent: one .traj.json per episode")] = None,
+    style: Annotated[SFTStyle, typer.Option(help="sft: 'tools' (tool calls, as TraceFixToolEnv) or 'json' "
+                                                 "(JSON actions, as inference.py).")] = SFTStyle.tools,
+    resolved_only: Annotated[bool, typer.Option("--resolved-only", help="sft / mini-swe-agent: only episodes whose "
+                                                "every visible and hidden test passed.")] = False,
+    max_output_chars: Annotated[int | None, typer.Option(help="sft / mini-swe-agent: longest tool output shown "
+                                                         "(default: the interface's own).")] = None,
+    arguments: Annotated[ArgumentsForm, typer.Option(help="sft tools: tool-call arguments as a 'dict' (TRL) or "
+                                                          "JSON 'string' (OpenAI).")] = ArgumentsForm.dict,
     episode: Annotated[list[str] | None, typer.Option("--episode", help="Only these episodes (repeatable).")] = None,
     task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
     min_score: Annotated[float | None, typer.Option(help="Final score at least this.")] = None,
@@ -203,17 +229,44 @@ def export_command(
     since: Annotated[str | None, typer.Option(help="Started at or after (ISO date/time, UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Started at or before (ISO date/time, UTC).")] = None,
 ) -> None:
-    """Export episodes to JSONL (one per line) or Parquet (one per row)."""
-    from tracefix_rl.trajectory import export_episodes
+    """Export episodes: records (JSONL/Parquet), SFT chat rows, or mini-swe-agent trajectories.
 
+    sft and mini-swe-agent regenerate every observation by verified replay; an episode whose
+    replay diverges is refused and listed (exit 1), the others are written. An episode the
+    chosen style cannot express is skipped and listed.
+    """
     store = _store(db)
+    filters: dict[str, Any] = {"episode_ids": episode or None, "task": task, "min_score": min_score,
+                               "max_score": max_score, "since": _parse_time(since), "until": _parse_time(until)}
+    err = Console(stderr=True)
     try:
-        n = export_episodes(store, out, fmt=format.value if format else None, episode_ids=episode or None,
-                            task=task, min_score=min_score, max_score=max_score, since=_parse_time(since),
-                            until=_parse_time(until))
-    except TraceFixError as exc:
+        if format in (ExportFormat.sft, ExportFormat.mini_swe_agent):
+            from tracefix_rl.trajectory._sft import export_mini_swe_agent, export_sft
+
+            if format is ExportFormat.sft:
+                report = export_sft(store, out, style=style.value, resolved_only=resolved_only,
+                                    max_output_chars=max_output_chars, arguments=arguments.value, **filters)
+            else:
+                report = export_mini_swe_agent(store, out, resolved_only=resolved_only,
+                                               output_chars=max_output_chars, **filters)
+            for eid, reason in report.skipped:
+                err.print(f"skipped {eid}: {reason}", highlight=False)
+            for eid, reason in report.refused:
+                err.print(f"[red]refused[/red] {eid}: {reason}", highlight=False)
+            counts = [f"{n} {what}" for n, what in ((report.filtered, "filtered out"),
+                                                   (len(report.skipped), "skipped"),
+                                                   (len(report.refused), "refused")) if n]
+            err.print(f"exported {report.exported} episode(s) to {out}"
+                      + (f" ({', '.join(counts)})" if counts else ""), highlight=False)
+            if report.refused:
+                raise typer.Exit(1)
+            return
+        from tracefix_rl.trajectory import export_episodes
+
+        n = export_episodes(store, out, fmt=format.value if format else None, **filters)
+    except (TraceFixError, OSError) as exc:
         raise fail(str(exc)) from None
-    Console(stderr=True).print(f"exported {n} episode(s) to {out}", highlight=False)
+    err.print(f"exported {n} episode(s) to {out}", highlight=False)
 
 
 @trajectories_app.command("import")

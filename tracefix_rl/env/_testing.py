@@ -11,6 +11,7 @@ from tracefix_rl._values import values_match
 from tracefix_rl.models import TestResult
 from tracefix_rl.sandbox import Execution, Limits, Outcome, Sandbox, get_sandbox
 from tracefix_rl.tasks import TestSpec
+from tracefix_rl.tasks._model import fixed_expectation
 
 if TYPE_CHECKING:
     from tracefix_rl.scoring import TestTally
@@ -217,7 +218,6 @@ def tally_runs(task: Any, visible: TestRun, hidden: TestRun) -> TestTally:
     resolution but earn no partial credit (see :mod:`tracefix_rl.scoring`).
     """
     from tracefix_rl.scoring import TestTally
-    from tracefix_rl.tasks._validate import fixed_expectation
 
     outcomes = []
     for specs, run, is_hidden in ((task.tests, visible, False), (task.hidden_tests, hidden, True)):

@@ -29,11 +29,11 @@ from typing import Any
 
 from tracefix_rl.tasks._corpus import ReferenceProgram
 from tracefix_rl.tasks._difficulty import rate_mutant
-from tracefix_rl.tasks._model import Task
+from tracefix_rl.tasks._model import Task, fixed_expectation, input_key
 from tracefix_rl.tasks._mutate import Mutant, sample_mutants
 from tracefix_rl.tasks._validate import Verdict, check_reference, validate_candidate
 
-__all__ = ["BuildReport", "build_tasks", "describe_mutations", "program_seed", "task_from_mutant"]
+__all__ = ["BuildReport", "build_tasks", "can_catch_hardcoding", "describe_mutations", "program_seed", "task_from_mutant"]
 
 log = logging.getLogger("tracefix_rl.tasks.build")
 
@@ -45,6 +45,17 @@ SLOW_REFERENCE_MS = 200.0
 def program_seed(key: str, seed: int) -> int:
     """A 64-bit seed derived from a program key and the build seed (stable across runs)."""
     return int(hashlib.sha256(f"{key}:{seed}".encode()).hexdigest()[:16], 16)
+
+
+def can_catch_hardcoding(program: ReferenceProgram) -> bool:
+    """Whether any mutant of ``program`` could pass the validator's hard-coding rule: some hidden
+    test uses an input no visible test uses and compares a value the program computes.
+
+    Programs without one would spend the whole build validating mutants that are all rejected.
+    """
+    seen = {input_key(t, program.entry_point) for t in program.tests}
+    return any(input_key(t, program.entry_point) not in seen and not fixed_expectation(t, program.entry_point)
+               for t in program.hidden_tests)
 
 
 def describe_mutations(mutant: Mutant) -> str:
@@ -207,6 +218,9 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
         for program, verdict in zip(programs, verdicts, strict=True):
             if not verdict.ok:
                 report.skipped_programs.append((program.name, f"{verdict.reason}: {verdict.detail}"[:200]))
+            elif not can_catch_hardcoding(program):
+                report.skipped_programs.append((program.name, "no hidden test can catch a hard-coder: each repeats "
+                                                              "a visible input or is decided inside the sandbox"))
             elif verdict.duration_ms > SLOW_REFERENCE_MS:
                 report.skipped_programs.append((program.name, f"slow: its tests take {verdict.duration_ms:.0f} ms"))
             else:

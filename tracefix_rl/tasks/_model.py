@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tracefix_rl import _ast
+from tracefix_rl._values import canonical
 
-__all__ = ["DIFFICULTIES", "FAIL_TO_PASS", "PASS_TO_PASS", "ROLES", "Difficulty", "Role", "Task", "TestSpec"]
+__all__ = ["DIFFICULTIES", "FAIL_TO_PASS", "PASS_TO_PASS", "ROLES", "Difficulty", "Role", "Task", "TestSpec", "entry_call",
+           "fixed_expectation", "input_key"]
 
 Difficulty = Literal["easy", "medium", "hard"]
 DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
@@ -184,6 +187,61 @@ class Task:
             )
         except KeyError as exc:
             raise TaskError(f"task {name!r} is missing field {exc.args[0]!r}") from None
+
+
+def entry_call(test: TestSpec, entry_point: str) -> tuple[str, bool] | None:
+    """The argument text ``"((a, b), {'k': v})"`` of the test's first call of ``entry_point``.
+
+    The flag says whether that call is the whole test expression (so its value is the
+    expected value). ``None`` when the test never calls the entry point by name, or passes
+    ``*args``/``**kwargs``.
+    """
+    try:
+        tree = _ast.parse(test.call, mode="eval")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point:
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                return None
+            args = "".join(ast.unparse(a) + ", " for a in node.args)
+            kwargs = ", ".join(f"{k.arg!r}: {ast.unparse(k.value)}" for k in node.keywords)
+            return f"(({args}), {{{kwargs}}})", node is tree.body
+    return None
+
+
+def input_key(test: TestSpec, entry_point: str | None = None) -> str:
+    """What a hard-coder would key on: the test's input, as the visible listing shows it.
+
+    When the test calls ``entry_point`` with literal arguments and no setup, the key is the
+    canonical encoding of the argument values (``f([1, 2])`` and ``f([1,2])`` share a key);
+    otherwise it is the normalised source of the setup and the call.
+    """
+    found = entry_call(test, entry_point) if entry_point else None
+    if found is not None and not test.setup:
+        try:
+            return "value:" + canonical(_ast.literal_eval(found[0]))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+    parts = []
+    for code in (test.setup, test.call):
+        try:
+            parts.append(ast.unparse(_ast.parse(code)) if code else "")
+        except SyntaxError:
+            parts.append(code)
+    return "source:" + "\n".join(parts)
+
+
+def fixed_expectation(test: TestSpec, entry_point: str | None = None) -> bool:
+    """Whether the test's expected value is fixed by its shape, not computed by the program.
+
+    ``bool(...)`` tests expect ``True`` and whole-``check(f)`` tests expect ``None`` whatever the
+    input: their verdict is reached inside the sandbox, so a program that subverts the harness
+    (or reports ``True`` for every such test) passes them. Only tests that compare a value the
+    program computes, outside the sandbox, can prove a fix.
+    """
+    found = entry_call(test, entry_point) if entry_point else None
+    return test.expected in ("True", "None") and not (found is not None and found[1])
 
 
 def _program(text: str) -> str:

@@ -26,9 +26,9 @@ import ast
 from collections.abc import Collection
 
 from tracefix_rl import _ast
-from tracefix_rl.tasks._model import Task, TestSpec
+from tracefix_rl.tasks._model import Task, entry_call
 
-__all__ = ["entry_call", "hardcode_program", "partial_fix_program", "probe_supported"]
+__all__ = ["hardcode_program", "partial_fix_program", "probe_supported"]
 
 _REF_SUFFIX = "__tfp_reference"
 
@@ -76,27 +76,6 @@ def probe_supported(task: Task) -> bool:
                    for n in tree.body):
             return False
     return True
-
-
-def entry_call(test: TestSpec, entry_point: str) -> tuple[str, bool] | None:
-    """The argument text ``"((a, b), {'k': v})"`` of the test's first call of ``entry_point``.
-
-    The flag says whether that call is the whole test expression (so its value is the
-    expected value). ``None`` when the test never calls the entry point by name, or passes
-    ``*args``/``**kwargs``.
-    """
-    try:
-        tree = _ast.parse(test.call, mode="eval")
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point:
-            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
-                return None
-            args = "".join(ast.unparse(a) + ", " for a in node.args)
-            kwargs = ", ".join(f"{k.arg!r}: {ast.unparse(k.value)}" for k in node.keywords)
-            return f"(({args}), {{{kwargs}}})", node is tree.body
-    return None
 
 
 def hardcode_program(task: Task) -> str | None:

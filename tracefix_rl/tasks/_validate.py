@@ -10,8 +10,8 @@ candidate* (a mutant, an imported buggy program) is valid when:
 4. it fails at least one visible test (so the agent can see the bug; importers relax this,
    ``require_visible_failure=False``), and
 5. its hidden tests catch a hard-coder: at least one hidden test fails on an *input* that no
-   visible test uses (:func:`input_key`) and compares a value the program must compute (not a
-   :func:`fixed_expectation` such as ``bool(...) -> True``), so a program that special-cases
+   visible test uses (:func:`~tracefix_rl.tasks._model.input_key`) and compares a value the program must compute (not a
+   :func:`~tracefix_rl.tasks._model.fixed_expectation` such as ``bool(...) -> True``), so a program that special-cases
    the visible tests' inputs, or reports ``True`` for every test, still fails a hidden test
    (``hidden_misses_hardcoding`` otherwise).
 
@@ -22,19 +22,16 @@ tests the candidate fails) reuse them without re-running anything.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracefix_rl import _ast
-from tracefix_rl._values import canonical
-from tracefix_rl.tasks._model import Task, TestSpec
+from tracefix_rl.tasks._model import Task, TestSpec, fixed_expectation, input_key
 from tracefix_rl.tasks._mutate import normalized
 
 __all__ = ["HINT_PATTERN", "VALIDATION_LIMITS", "Verdict", "check_reference", "check_task", "has_hint",
-           "fixed_expectation", "hidden_catches_hardcoding", "input_key", "validate_candidate"]
+           "hidden_catches_hardcoding", "probe_catches_hardcoding", "validate_candidate"]
 
 #: Words that would give the bug away if they appeared in a program shown to the agent.
 HINT_PATTERN = re.compile(r"(?i)\b(bug|buggy|fixme|todo|xxx)\b")
@@ -91,48 +88,10 @@ class Verdict:
                 "failing_line": self.failing_line, "detail": self.detail}
 
 
-def input_key(test: TestSpec, entry_point: str | None = None) -> str:
-    """What a hard-coder would key on: the test's input, as the visible listing shows it.
-
-    When the test calls ``entry_point`` with literal arguments and no setup, the key is the
-    canonical encoding of the argument values (``f([1, 2])`` and ``f([1,2])`` share a key);
-    otherwise it is the normalised source of the setup and the call.
-    """
-    from tracefix_rl.tasks._probes import entry_call
-
-    found = entry_call(test, entry_point) if entry_point else None
-    if found is not None and not test.setup:
-        try:
-            return "value:" + canonical(_ast.literal_eval(found[0]))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            pass
-    parts = []
-    for code in (test.setup, test.call):
-        try:
-            parts.append(ast.unparse(_ast.parse(code)) if code else "")
-        except SyntaxError:
-            parts.append(code)
-    return "source:" + "\n".join(parts)
-
-
-def fixed_expectation(test: TestSpec, entry_point: str | None = None) -> bool:
-    """Whether the test's expected value is fixed by its shape, not computed by the program.
-
-    ``bool(...)`` tests expect ``True`` and whole-``check(f)`` tests expect ``None`` whatever the
-    input: their verdict is reached inside the sandbox, so a program that subverts the harness
-    (or reports ``True`` for every such test) passes them. Only tests that compare a value the
-    program computes, outside the sandbox, can prove a fix.
-    """
-    from tracefix_rl.tasks._probes import entry_call
-
-    found = entry_call(test, entry_point) if entry_point else None
-    return test.expected in ("True", "None") and not (found is not None and found[1])
-
-
 def hidden_catches_hardcoding(tests: Sequence[TestSpec], hidden: Sequence[TestSpec], failing: set[str],
                               entry_point: str | None = None) -> bool:
     """Whether some hidden test in ``failing`` (a FAIL_TO_PASS test) uses an input no visible test
-    uses and compares a value the program must compute (not a :func:`fixed_expectation`)."""
+    uses and compares a value the program must compute (not a :func:`~tracefix_rl.tasks._model.fixed_expectation`)."""
     seen = {input_key(t, entry_point) for t in tests}
     return any(t.name in failing and input_key(t, entry_point) not in seen and not fixed_expectation(t, entry_point)
                for t in hidden)
@@ -194,7 +153,7 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
                        require_visible_failure: bool = True) -> Verdict:
     """Validate a bug candidate against the reference's tests (see the module docstring).
 
-    ``entry_point`` lets :func:`input_key` compare inputs by value; without it, by source.
+    ``entry_point`` lets :func:`~tracefix_rl.tasks._model.input_key` compare inputs by value; without it, by source.
     """
     norm = normalized(candidate)
     if norm is None:
@@ -223,9 +182,37 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
     if all(s == "passed" for s in hid):
         return Verdict(False, "passes_hidden", **base)
     failing = {t.name for t, st in zip(list(tests) + list(hidden), visible + hid, strict=True) if st != "passed"}
-    if not hidden_catches_hardcoding(tests, hidden, failing, entry_point):
+    if not hidden_catches_hardcoding(tests, hidden, failing, entry_point) or not probe_catches_hardcoding(
+            reference, candidate, tests, hidden, failing, entry_point=entry_point, limits=limits or _limits()):
         return Verdict(False, "hidden_misses_hardcoding", **base)
     return Verdict(True, "ok", **base)
+
+
+def probe_catches_hardcoding(reference: str, candidate: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec],
+                             failing: set[str], *, entry_point: str | None, limits: Any = None) -> bool:
+    """Run the hard-coder probe (:func:`~tracefix_rl.tasks._probes.hardcode_program`) on the hidden
+    tests: true when it still fails a hidden FAIL_TO_PASS test that compares a computed value.
+
+    Inputs that differ from the visible ones are not always enough: when the bug is in a base
+    case that the visible inputs exercise (``fib(1)``), special-casing them repairs every
+    larger input through the recursion, and no hidden test can tell that from the fix. Tasks
+    without a function entry point (no probe) pass this check on the static rule alone.
+    """
+    from tracefix_rl.env._testing import judge
+    from tracefix_rl.tasks._probes import hardcode_program
+
+    if not entry_point:
+        return True
+    probe = hardcode_program(Task(name="candidate", difficulty="medium", entry_point=entry_point, description="",
+                                  reference=reference, buggy=candidate, tests=tuple(tests),
+                                  hidden_tests=tuple(hidden)))
+    if probe is None:
+        return True
+    run = judge(probe, hidden, limits=limits or _limits(), entry_point=entry_point)
+    if run.infra_error:
+        return False
+    return any(not r.passed and t.name in failing and not fixed_expectation(t, entry_point)
+               for t, r in zip(hidden, run.results, strict=True))
 
 
 def check_task(task: Task) -> list[str]:

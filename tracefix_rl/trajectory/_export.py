@@ -59,7 +59,8 @@ from typing import Any
 from tracefix_rl.errors import TrajectoryError
 from tracefix_rl.trajectory._store import TrajectoryStore
 
-__all__ = ["SCHEMA", "export_episodes", "import_episodes", "normalize_record", "read_records", "to_export"]
+__all__ = ["SCHEMA", "export_episodes", "import_episodes", "normalize_record", "read_records",
+           "selected_episode_ids", "to_export"]
 
 SCHEMA = "tracefix-episode/1"
 
@@ -192,6 +193,16 @@ def _format(path: Path, fmt: str | None) -> str:
     return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "jsonl"
 
 
+def selected_episode_ids(store: TrajectoryStore, episode_ids: Iterable[str] | None = None,
+                         **filters: Any) -> list[str]:
+    """``episode_ids`` as given, or else every stored episode matching ``filters`` (those of
+    :meth:`TrajectoryStore.list_episodes`), oldest first."""
+    if episode_ids is not None:
+        return list(episode_ids)
+    filters.setdefault("limit", None)
+    return [e["episode_id"] for e in reversed(store.list_episodes(**filters))]
+
+
 def export_episodes(db: str | os.PathLike[str] | TrajectoryStore, path: str | os.PathLike[str], *,
                     fmt: str | None = None, episode_ids: Iterable[str] | None = None,
                     **filters: Any) -> int:
@@ -201,11 +212,7 @@ def export_episodes(db: str | os.PathLike[str] | TrajectoryStore, path: str | os
     store = db if isinstance(db, TrajectoryStore) else TrajectoryStore(db)
     out = Path(path)
     kind = _format(out, fmt)
-    if episode_ids is None:
-        filters.setdefault("limit", None)
-        ids = [e["episode_id"] for e in reversed(store.list_episodes(**filters))]
-    else:
-        ids = list(episode_ids)
+    ids = selected_episode_ids(store, episode_ids, **filters)
     lines = (to_export(store.load_episode(eid)) for eid in ids)
     if kind == "parquet":
         pa = _pyarrow()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ class ReplayReport:
     final_score_recorded: float | None = None
     final_score_replayed: float | None = None
     warnings: list[str] = field(default_factory=list)
+    observations: list[CodeObservation] = field(default_factory=list, repr=False)
+    """With ``keep_observations=True``: the replayed observations, the one after ``reset`` first,
+    then one per step checked (the text the agent saw, for exporters)."""
 
     @property
     def steps_per_second(self) -> float:
@@ -72,7 +75,8 @@ class ReplayReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (used by ``tracefix replay --json``)."""
-        d = asdict(self)
+        d = asdict(replace(self, observations=[]))
+        del d["observations"]
         d["steps_per_second"] = self.steps_per_second
         return d
 
@@ -152,9 +156,10 @@ def _build_env(manifest: dict[str, Any], sandbox: Any) -> tuple[Any, _Capture, l
     return env, capture, warnings
 
 
-def replay_record(record: dict[str, Any], *, sandbox: Any = None) -> ReplayReport:
+def replay_record(record: dict[str, Any], *, sandbox: Any = None, keep_observations: bool = False) -> ReplayReport:
     """Replay and verify one episode record (from :meth:`TrajectoryStore.load_episode` or an
-    exported JSONL/Parquet file); see the module docstring for what is compared."""
+    exported JSONL/Parquet file); see the module docstring for what is compared. With
+    ``keep_observations`` the report also carries the replayed observations."""
     from tracefix_rl.trajectory._export import normalize_record
 
     record = normalize_record(record)
@@ -220,6 +225,8 @@ def replay_record(record: dict[str, Any], *, sandbox: Any = None) -> ReplayRepor
                            f"step {len(steps)}: the final score differs:")
     finally:
         env.close()
+        if keep_observations and capture.initial is not None:
+            report.observations = [capture.initial, *(s.observation for s in capture.steps)]
     report.verified = True
     report.seconds = time.perf_counter() - started
     return report

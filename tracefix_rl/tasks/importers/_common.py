@@ -34,13 +34,13 @@ from typing import Any
 
 from tracefix_rl import _ast
 from tracefix_rl.tasks._difficulty import rate, simple_repair_finds
-from tracefix_rl.tasks._model import Task, TestSpec
+from tracefix_rl.tasks._model import Task, TestSpec, input_key
 from tracefix_rl.tasks._validate import (
     HINT_PATTERN,
     check_reference,
     has_hint,
     hidden_catches_hardcoding,
-    input_key,
+    probe_catches_hardcoding,
     validate_candidate,
 )
 
@@ -293,7 +293,11 @@ def finish_task(*, name: str, entry_point: str, description: str, reference: str
     status_of = {t.name: st for t, st in zip(list(tests) + list(hidden), statuses, strict=True)}
     moved: list[str] = []
     if verdict.reason in ("hidden_misses_hardcoding", "passes_hidden"):
-        tests, hidden, moved = move_to_hidden(tests, hidden, verdict.failing_tests(tests, hidden), entry_point)
+        failing_names = verdict.failing_tests(tests, hidden)
+        tests, hidden, moved = move_to_hidden(tests, hidden, failing_names, entry_point)
+        if moved and not probe_catches_hardcoding(reference, buggy, tests, hidden, failing_names,
+                                                  entry_point=entry_point):
+            moved = []
         if moved:
             verdict.visible = [status_of[t.name] for t in tests]
             verdict.hidden = [status_of[t.name] for t in hidden]
@@ -301,7 +305,7 @@ def finish_task(*, name: str, entry_point: str, description: str, reference: str
     if not verdict.ok:
         reasons = {"passes_all": "the buggy program passes every test", "hint": "the buggy program contains a hint word",
                    "same_as_reference": "the buggy program equals the reference", "syntax": "the buggy program does not parse",
-                   "hidden_misses_hardcoding": "no hidden test fails on an input that no visible test uses",
+                   "hidden_misses_hardcoding": "the hidden tests cannot tell a program that special-cases the visible inputs from a fix",
                    "passes_hidden": "the buggy program passes every hidden test"}
         return None, reasons.get(verdict.reason, verdict.reason)
     lines = changed_lines(reference, buggy)

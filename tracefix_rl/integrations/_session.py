@@ -1,0 +1,144 @@
+"""Where an integration's episodes run: in this process, or on a TraceFix-RL server.
+
+:func:`open_session` returns an :class:`EpisodeSession`; the adapters call only ``reset``,
+``step`` and ``close`` on it and never care which kind it is.
+
+* In-process: one :class:`~tracefix_rl.env.TraceFixEnvironment`, reused across resets. With
+  ``record=True`` every episode goes to the trajectory store at ``db`` (one recorder per file
+  and process, shared by every environment), or to the default store (``$TRACEFIX_DB``) when
+  ``db`` is None.
+* Remote: a **fresh WebSocket session per reset** (the previous one is closed first), because
+  trainers keep environment objects for a whole run while the server reaps sessions idle for
+  longer than its timeout. The server records the episodes into its own store. The session is
+  also closed as soon as an episode ends, to free the server's capacity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from tracefix_rl.config import EnvConfig
+from tracefix_rl.models import CodeAction, CodeObservation
+
+__all__ = ["EpisodeSession", "open_session", "recorder_for"]
+
+
+class EpisodeSession(Protocol):
+    """One episode at a time: ``reset`` starts one, ``step`` advances it."""
+
+    def reset(self, **kwargs: Any) -> CodeObservation: ...
+
+    def step(self, action: CodeAction) -> CodeObservation: ...
+
+    def seed_and_variant(self) -> tuple[int | None, int | None]:
+        """The current episode's seed and variant (the seed is drawn by the environment if reset had none)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+_recorders: dict[Path, Any] = {}
+_recorders_lock = threading.Lock()
+
+
+def recorder_for(db: str | Path) -> Any:
+    """The process-wide :class:`~tracefix_rl.trajectory.SQLiteRecorder` for the store at ``db``."""
+    from tracefix_rl.trajectory import SQLiteRecorder
+
+    path = Path(db).expanduser().resolve()
+    with _recorders_lock:
+        rec = _recorders.get(path)
+        if rec is None:
+            rec = _recorders[path] = SQLiteRecorder(path)
+        return rec
+
+
+class _LocalSession:
+    def __init__(self, env_config: EnvConfig | None, record: bool, db: str | None) -> None:
+        from tracefix_rl.env import TraceFixEnvironment
+
+        config = dataclasses.replace(env_config or EnvConfig(), record=record and db is None)
+        self._env = TraceFixEnvironment(config, recorder=recorder_for(db) if record and db else None)
+
+    def reset(self, **kwargs: Any) -> CodeObservation:
+        return self._env.reset(**kwargs)
+
+    def step(self, action: CodeAction) -> CodeObservation:
+        return self._env.step(action)
+
+    def seed_and_variant(self) -> tuple[int | None, int | None]:
+        state = self._env.state
+        return state.seed, state.variant
+
+    def close(self) -> None:
+        self._env.close()
+
+
+class _RemoteSession:
+    def __init__(self, base_url: str, message_timeout_s: float) -> None:
+        self._url = base_url
+        self._timeout = message_timeout_s
+        self._client: Any = None
+        self._identity: tuple[int | None, int | None] = (None, None)
+
+    def reset(self, **kwargs: Any) -> CodeObservation:
+        from tracefix_rl.client import TraceFixRLEnv
+
+        self.close()
+        client = TraceFixRLEnv(base_url=self._url, message_timeout_s=self._timeout).sync()
+        try:
+            client.connect()
+            obs = client.reset(**kwargs).observation
+        except BaseException:
+            _quiet_close(client)
+            raise
+        self._client = client
+        state = client.state()
+        self._identity = (state.seed, state.variant)
+        return obs
+
+    def step(self, action: CodeAction) -> CodeObservation:
+        if self._client is None:
+            from tracefix_rl.errors import ResetNeededError
+
+            raise ResetNeededError("no open session: call reset() first")
+        obs: CodeObservation = self._client.step(action).observation
+        if obs.done:
+            self.close()
+        return obs
+
+    def seed_and_variant(self) -> tuple[int | None, int | None]:
+        return self._identity
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            _quiet_close(client)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _quiet_close(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # a dead socket or a stopped loop: nothing left to release
+        pass
+
+
+def open_session(*, base_url: str | None = None, env_config: EnvConfig | None = None, record: bool = True,
+                 db: str | None = None, message_timeout_s: float = 120.0) -> EpisodeSession:
+    """An in-process session, or a remote one when ``base_url`` is given (see the module docstring).
+
+    Raises:
+        ValueError: ``env_config`` or ``db`` with ``base_url`` (the server owns both).
+    """
+    if base_url is not None:
+        if env_config is not None or db is not None:
+            raise ValueError("env_config and db configure an in-process environment; with base_url the "
+                             "server's own settings and trajectory store apply")
+        return _RemoteSession(base_url, message_timeout_s)
+    return _LocalSession(env_config, record, db)
