@@ -25,8 +25,8 @@ CORRECT = {"easy": 3, "medium": 2, "hard": 0}  # resolved rollouts of 3, per tas
 SAMPLES = 3
 
 
-def _agent(server, model: str, base_url: str | None = None) -> ModelAgent:
-    return ModelAgent(model=model, base_url=base_url or server.base_url, api_key="test-key", max_steps=20,
+def _agent(server, model: str, base_url: str | None = None, max_steps: int = 20) -> ModelAgent:
+    return ModelAgent(model=model, base_url=base_url or server.base_url, api_key="test-key", max_steps=max_steps,
                       request_timeout=10.0, max_retries=0)
 
 
@@ -131,6 +131,21 @@ def test_garbage_model_ends_in_parse_errors_not_a_crash(model_server, tmp_path):
     assert report.resolved_rate == 0.0 and report.pass_at_k == {"1": 0.0, "2": 0.0}
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert all(r["parse_errors"] >= 3 and r["actions"] == {"SUBMIT": 1} for r in rows)
+
+
+@pytest.mark.parametrize(("model", "max_steps", "options", "status"), [
+    ("scripted-loop", 20, {}, "loop"),                                  # VIEW_CODE again and again
+    ("scripted-fix", 2, {}, "step_budget"),                             # RUN_TESTS, then the forced SUBMIT
+    ("scripted-fix", 20, {"episode_timeout": 1e-6}, "time_limit"),      # submitted at the first step
+])
+def test_every_way_an_episode_ends_is_a_typed_counted_status(model_server, tmp_path, model, max_steps, options,
+                                                              status):
+    tasks = select_tasks(names=TASKS["medium"][:1])
+    outcome = EvalRunner(_agent(model_server, model, max_steps=max_steps), tasks,
+                         EvalOptions(output_dir=tmp_path, max_steps=max_steps, **options)).run()
+    report = outcome.report
+    assert outcome.ok and report.by_exit_status == {status: 1}
+    assert report.completed_episodes == 1 and report.resolved_episodes == 0 and report.resolved_rate == 0.0
 
 
 def test_unreachable_model_is_a_model_error_and_resume_reruns_it(model_server, tmp_path):

@@ -99,6 +99,11 @@ def eval_command(  # noqa: C901 - one option group after another
                               pattern=filter_, shuffle=shuffle, seed=seed, window=window)
     except TaskError as exc:
         raise fail(str(exc)) from None
+    if env_url:
+        try:
+            import tracefix_rl.client  # noqa: F401 - the WebSocket client needs the server extra
+        except ImportError as exc:
+            raise fail(f"--env-url needs the OpenEnv client (pip install 'tracefix-rl[server]'): {exc}") from None
     out_dir = output or Path("tracefix-eval") / f"{model or agent}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     if agent == "llm":
         if not model:
