@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -104,7 +105,8 @@ def eval_command(  # noqa: C901 - one option group after another
             import tracefix_rl.client  # noqa: F401 - the WebSocket client needs the server extra
         except ImportError as exc:
             raise fail(f"--env-url needs the OpenEnv client (pip install 'tracefix-rl[server]'): {exc}") from None
-    out_dir = output or Path("tracefix-eval") / f"{model or agent}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    label = re.sub(r"[^A-Za-z0-9._-]+", "_", model or agent)  # a model name may hold a '/'
+    out_dir = output or Path("tracefix-eval") / f"{label}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     if agent == "llm":
         if not model:
             raise fail("--agent llm needs --model (or choose --agent repair for the model-free baseline)")
