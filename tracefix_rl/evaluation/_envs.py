@@ -9,6 +9,7 @@ the actions taken, the last observation, steps the sandbox could not score, and 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ class RemoteSession:
     After each episode, :meth:`finish` fetches the server's recording
     (``GET /trajectories/{id}``) into the local ``store``, so ``DIR/trajectories.sqlite3``
     holds every episode whichever side ran it. A server that records nothing leaves the local
-    store without that episode (``copied`` says how many were copied).
+    store without that episode (``copied`` says how many were copied). The server must serve
+    its trajectory routes (``tracefix serve --trajectory-routes``, or an API key in
+    ``TRACEFIX_API_KEY``, which the session sends as the server asks).
     """
 
     def __init__(self, url: str, store: Any, *, message_timeout_s: float = 300.0) -> None:
@@ -136,7 +139,9 @@ class RemoteSession:
         from tracefix_rl.trajectory._export import normalize_record
 
         try:
-            reply = httpx.get(f"{self.http_url}/trajectories/{episode_id}", timeout=30.0)
+            key = os.environ.get("TRACEFIX_API_KEY", "").split(",")[0].strip()
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            reply = httpx.get(f"{self.http_url}/trajectories/{episode_id}", timeout=30.0, headers=headers)
             if reply.status_code != 200:
                 raise RuntimeError(f"GET /trajectories/{episode_id}: HTTP {reply.status_code} {reply.text[:200]}")
             record = normalize_record(reply.json())

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.errors import EvaluationError, TaskError
+from tracefix_rl.errors import EvaluationError, ResetArgumentError, TaskError
 from tracefix_rl.evaluation._agents import AgentOutcome, EvalAgent
 from tracefix_rl.evaluation._envs import EnvFailure, LocalSession, RemoteSession, Session, Tap, recorder_at
 from tracefix_rl.evaluation._report import build_report, latest_rows, read_results
@@ -141,7 +141,8 @@ def exit_status(outcome: AgentOutcome, tap: Tap) -> ExitStatus:
     """How an episode ended, from the agent's outcome and what the environment did."""
     if tap.failure is not None:
         original = tap.failure.original
-        if isinstance(original, TaskError) or (tap.observation is None and _looks_like_task_error(original)):
+        if isinstance(original, TaskError | ResetArgumentError) or (
+                tap.observation is None and _looks_like_task_error(original)):
             return ExitStatus.TASK_ERROR
         return ExitStatus.INFRA_ERROR
     if outcome.end == "error":
@@ -155,7 +156,8 @@ def _looks_like_task_error(exc: BaseException) -> bool:
     # A server answers a reset it cannot do (unknown task, no such variant) with an error frame
     # whose message carries the TaskError text.
     text = str(exc)
-    return any(s in text for s in ("TaskError", "UnknownTaskError", "unknown task", "has no variant", "no task "))
+    return any(s in text for s in ("TaskError", "UnknownTaskError", "ResetArgumentError", "unknown task",
+                                   "has no variant", "no task "))
 
 
 class _Log:
