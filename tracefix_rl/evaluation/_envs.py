@@ -47,11 +47,11 @@ class LocalSession:
     """A :class:`~tracefix_rl.env.TraceFixEnvironment` in this process, recording into ``recorder``."""
 
     def __init__(self, recorder: Any, *, max_steps: int | None = None) -> None:
-        from tracefix_rl.config import EnvConfig
-        from tracefix_rl.env import TraceFixEnvironment
+        from tracefix_rl.core.config import EnvConfig
+        from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
         config = EnvConfig(max_steps=max_steps) if max_steps else EnvConfig()
-        self.env = TraceFixEnvironment(config, recorder=recorder)
+        self.env = RecordEpisodes(TraceFixEnvironment(config), recorder)
 
     def reset(self, **kwargs: Any) -> _Result:
         obs = self.env.reset(**kwargs)
@@ -136,7 +136,7 @@ class RemoteSession:
     def finish(self, episode_id: str) -> None:
         import httpx
 
-        from tracefix_rl.trajectory._export import normalize_record
+        from tracefix_rl.data.trajectories._export import normalize_record
 
         try:
             key = os.environ.get("TRACEFIX_API_KEY", "").split(",")[0].strip()
@@ -209,7 +209,7 @@ class Tap:
 
 
 def recorder_at(path: Path) -> Any:
-    """The :class:`~tracefix_rl.trajectory.SQLiteRecorder` of ``DIR/trajectories.sqlite3``."""
-    from tracefix_rl.trajectory import SQLiteRecorder
+    """The :class:`~tracefix_rl.data.trajectories.SQLiteRecorder` of ``DIR/trajectories.sqlite3``."""
+    from tracefix_rl.data.trajectories import SQLiteRecorder
 
     return SQLiteRecorder(path)

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.errors import EvaluationError, ResetArgumentError, TaskError
+from tracefix_rl.core.errors import EvaluationError, ResetArgumentError, TaskError
 from tracefix_rl.evaluation._agents import AgentOutcome, EvalAgent
 from tracefix_rl.evaluation._envs import EnvFailure, LocalSession, RemoteSession, Session, Tap, recorder_at
 from tracefix_rl.evaluation._report import build_report, latest_rows, read_results
@@ -398,12 +398,12 @@ class EvalRunner:
 
     def identity(self, rows: Sequence[EpisodeResult]) -> dict[str, Any]:
         """Package, Python, sandbox and task identities of the run."""
-        from tracefix_rl import __version__
+        from tracefix_rl._version import __version__
 
         packs = sorted({t.pack for t in self.tasks if t.pack})
         sources = []
         for pack in packs:
-            from tracefix_rl.tasks._pack import open_pack
+            from tracefix_rl.data.tasks._pack import open_pack
 
             sources.append(open_pack(pack).identity)
         digest = hashlib.sha256("".join(f"{t.task_hash}:{t.variant};" for t in self.tasks).encode()).hexdigest()
