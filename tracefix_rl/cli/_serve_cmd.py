@@ -11,6 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from tracefix_rl.cli._common import fail
+
 __all__ = ["serve_command"]
 
 
@@ -27,6 +29,10 @@ def serve_command(
         envvar="TRACEFIX_API_KEY", show_envvar=True,
         help="Require this key (several: comma-separated) on HTTP and WebSocket; each key sees only "
              "its own recorded episodes.")] = None,
+    task_pack: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--task-pack", envvar="TRACEFIX_TASK_PACK", show_envvar=True,
+        help="A task pack (.jsonl, .parquet or a directory) that sessions draw from when reset names none "
+             "(instead of the built-in bank).")] = None,
     task_pack_dir: Annotated[Optional[str], typer.Option(  # noqa: UP045
         envvar="TRACEFIX_TASK_PACK_DIR", show_envvar=True,
         help="Directory whose task packs clients may name in reset(task_pack=NAME).")] = None,
@@ -34,13 +40,13 @@ def serve_command(
         help="Serve /episodes and /trajectories without an API key ($TRACEFIX_TRAJECTORY_ROUTES=1).")] = False,
     max_message_bytes: Annotated[Optional[int], typer.Option(  # noqa: UP045
         help="Cap of one WebSocket message or HTTP body (default: $TRACEFIX_MAX_MESSAGE_BYTES, else 1 MiB).")] = None,
+    log_level: Annotated[str, typer.Option(envvar="TRACEFIX_LOG_LEVEL", help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve TraceFix-RL over OpenEnv (WebSocket sessions at /ws, /health, /schema, /metadata, ...)."""
     try:
         from tracefix_rl.server.app import serve
     except ImportError as exc:
-        typer.echo(f"the server needs the 'server' extra (pip install 'tracefix-rl[server]'): {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"the server needs the 'server' extra (pip install 'tracefix-rl[server]'): {exc}") from None
     serve(host, port, max_sessions=max_sessions, session_timeout=session_timeout, api_key=api_key,
           task_pack_dir=task_pack_dir, trajectory_routes=trajectory_routes or None,
-          max_message_bytes=max_message_bytes)
+          max_message_bytes=max_message_bytes, task_pack=task_pack, log_level=log_level)

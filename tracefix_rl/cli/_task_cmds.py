@@ -50,7 +50,7 @@ def _print_stats(tasks: list[Any]) -> None:
     other = Counter(t.bug_type for t in tasks if not t.provenance.get("operators"))
     if other:
         console.print(_counter_table("By bug type (imported tasks)", other, "bug type"))
-    origins = Counter(str(t.provenance.get("origin") or t.provenance.get("source") or "").split(":")[0] for t in tasks)
+    origins = Counter(_origin(t) for t in tasks)
     console.print(_counter_table("By origin", origins, "origin"))
 
 
@@ -76,12 +76,12 @@ def _programs(sources: list[str]) -> tuple[list[Any], list[tuple[str, str]]]:
 def build_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Pack to write: a .jsonl/.parquet file or a directory.")]
     = Path("tasks-pack.jsonl"),
-    count: Annotated[int, typer.Option("--count", "-n", help="Number of tasks to generate.")] = 2000,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="Number of tasks to generate.")] = 2000,
     source: Annotated[list[str], typer.Option("--source", "-s", help="Reference programs: builtin and/or humaneval.")]
     = ["builtin", "humaneval"],  # noqa: B006 - typer needs a literal default
     seed: Annotated[int, typer.Option(help="Build seed: the same seed gives the same pack.")] = 0,
-    workers: Annotated[int, typer.Option(help="Concurrent sandbox jobs.")] = 4,
-    max_mutations: Annotated[int, typer.Option(help="Most bugs planted in one task.")] = 3,
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent sandbox jobs.")] = 4,
+    max_mutations: Annotated[int, typer.Option(min=1, help="Most bugs planted in one task.")] = 3,
     name: Annotated[str, typer.Option(help="Pack name recorded in the header.")] = "",
 ) -> None:
     """Generate a pack of validated bug tasks from reference programs with the mutation engine."""
@@ -120,11 +120,11 @@ def build_command(
 
 
 def validate_command(
-    pack: Annotated[Path, typer.Argument(help="Pack to re-check.")],
-    workers: Annotated[int, typer.Option(help="Concurrent sandbox jobs.")] = 4,
-    limit: Annotated[int, typer.Option(help="Check only the first N tasks (0 = all).")] = 0,
+    pack: Annotated[Path, typer.Argument(help="Pack to re-check.", exists=True)],
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent sandbox jobs.")] = 4,
+    limit: Annotated[int, typer.Option(min=0, help="Check only the first N tasks (0 = all).")] = 0,
 ) -> None:
-    """Re-check every task of a pack in the sandbox; exit with status 1 if any is invalid."""
+    """Re-check every task of a pack in the sandbox; exit with status 1 if it or any task is invalid."""
     from tracefix_rl.core.errors import TaskError
     from tracefix_rl.data.tasks._pack import read_pack
     from tracefix_rl.data.tasks._validate import check_task
@@ -157,11 +157,38 @@ def validate_command(
     console.print("[bold green]every task is valid[/bold green]")
 
 
-def stats_command(pack: Annotated[Path, typer.Argument(help="Pack to describe.")]) -> None:
+def _counts(tasks: list[Any]) -> dict[str, dict[str, int]]:
+    from tracefix_rl.data.tasks import DIFFICULTIES
+
+    tiers = Counter(t.difficulty for t in tasks)
+    return {
+        "tier": {d: tiers.get(d, 0) for d in DIFFICULTIES},
+        "operator": dict(Counter(op for t in tasks for op in t.provenance.get("operators", [])).most_common()),
+        "bugs": {str(k): v for k, v in sorted(Counter(len(t.provenance.get("operators", [])) or 1
+                                                      for t in tasks).items())},
+        "bug_type": dict(Counter(t.bug_type for t in tasks).most_common()),
+        "origin": dict(Counter(_origin(t) for t in tasks).most_common()),
+    }
+
+
+def _origin(task: Any) -> str:
+    return str(task.provenance.get("origin") or task.provenance.get("source") or "").split(":")[0]
+
+
+def stats_command(
+    pack: Annotated[Path, typer.Argument(help="Pack to describe.", exists=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (header and counts) instead of tables.")]
+    = False,
+) -> None:
     """Show a pack's header and its counts by tier, operator, number of bugs and origin."""
     from tracefix_rl.data.tasks._pack import read_pack
 
     header, tasks = read_pack(pack)
+    if as_json:
+        from tracefix_rl.cli._common import print_json
+
+        print_json({"path": str(pack), "tasks": len(tasks), "header": header, "counts": _counts(tasks)})
+        return
     console.print(f"[bold]{pack}[/bold]: {len(tasks)} tasks, schema {header.get('tracefix_pack', '-')}, "
                   f"name {header.get('name', '-')!r}, hash {str(header.get('tasks_hash', '-'))[:16]}", highlight=False)
     _print_stats(tasks)

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tracefix_rl.cli._common import fail
+from tracefix_rl.cli._common import fail, read_text
 from tracefix_rl.core.errors import TraceError
 from tracefix_rl.engines.trace import TraceResult, aggregate, render_pretty, score_trace, trace_in_sandbox
 from tracefix_rl.engines.trace.metrics import APPROX_TOKENIZER, METRIC_LABELS, TraceScore, trace_statistics
@@ -56,7 +56,7 @@ def trace_command(
     """
     if (entry is None) == (call is None):
         raise fail("give exactly one of --entry NAME and --call EXPR")
-    source = file.read_text(encoding="utf-8")
+    source = read_text(file)
     try:
         result = trace_in_sandbox(source, entry=entry, call=call, max_frames=max_frames, timeout_s=timeout)
     except TraceError as exc:
@@ -172,7 +172,7 @@ def score_command(
     frame is allowed). Prints the metrics table, then the JSON report.
     """
     records: list[dict[str, Any]] = []
-    for lineno, line in enumerate(pred.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text(pred).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -6,8 +6,9 @@ Register them in the main app with::
     app.add_typer(trajectories_app, name="trajectories")
 
 Every command reads the store at ``--db`` (default ``$TRACEFIX_DB`` or
-``~/.cache/tracefix-rl/trajectories.sqlite3``). Exit codes: 0 success / VERIFIED, 1 replay
-divergence, 2 usage or data error (missing store, unknown episode, unreadable file).
+``./.tracefix/trajectories.sqlite3``). Exit codes: 0 success / VERIFIED, 1 replay divergence, 2
+usage or data error (missing store, unknown episode, unreadable file): errors raise and the CLI's
+error boundary (:mod:`tracefix_rl.cli._errors`) prints them as one line.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
-from tracefix_rl.cli._common import fail
-from tracefix_rl.core.errors import TraceFixError
+from tracefix_rl.cli._common import Col, dropped_note, fail, fitted_table
 
 __all__ = ["replay_command", "trajectories_app"]
 
 trajectories_app = typer.Typer(help="List, show, export and import recorded episodes.", no_args_is_help=True)
 
-_DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ~/.cache/tracefix-rl/trajectories.sqlite3)."
+_DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ./.tracefix/trajectories.sqlite3)."
 
 
 class ExportFormat(StrEnum):
@@ -76,10 +76,7 @@ def _db_path(db: Path | None, *, must_exist: bool = True) -> Path:
 def _store(db: Path | None, *, must_exist: bool = True) -> Any:
     from tracefix_rl.data.trajectories import TrajectoryStore
 
-    try:
-        return TrajectoryStore(_db_path(db, must_exist=must_exist))
-    except TraceFixError as exc:
-        raise fail(str(exc)) from None
+    return TrajectoryStore(_db_path(db, must_exist=must_exist))
 
 
 def _parse_time(text: str | None) -> float | None:
@@ -112,16 +109,13 @@ def replay_command(
     from tracefix_rl.data.trajectories import read_records
     from tracefix_rl.env.replay import replay, replay_record
 
-    try:
-        if file is not None:
-            records = [r for r in read_records(file) if episode_id is None or r["episode_id"] == episode_id]
-            if not records:
-                raise fail(f"no episode {episode_id!r} in {file}" if episode_id else f"no episodes in {file}")
-            reports = [replay_record(r) for r in records]
-        else:
-            reports = [replay(episode_id, db=_db_path(db))]
-    except TraceFixError as exc:
-        raise fail(str(exc)) from None
+    if file is not None:
+        records = [r for r in read_records(file) if episode_id is None or r["episode_id"] == episode_id]
+        if not records:
+            raise fail(f"no episode {episode_id!r} in {file}" if episode_id else f"no episodes in {file}")
+        reports = [replay_record(r) for r in records]
+    else:
+        reports = [replay(episode_id, db=_db_path(db))]
     console = Console()
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict(),
@@ -162,13 +156,17 @@ def list_command(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table(Column("episode", no_wrap=True), Column("task", overflow="fold"), "seed", "started (UTC)",
-                  "steps", "score", "end", "flags")
-    for r in rows:
-        score = "-" if r["final_score"] is None else f"{r['final_score']:.2f}"
-        table.add_row(r["episode_id"] if full_ids else r["episode_id"][:12], r["task_name"], str(r["seed"]), _when(r["start_time"]), str(r["total_steps"]),
-                      score, r["end_reason"] or ("open" if not r["done"] else "-"), str(r["flag_count"] or ""))
-    Console().print(table)
+    console = Console()
+    columns = [Col("episode", keep=True), Col("task", keep=True), Col("score", justify="right"),
+               Col("steps", justify="right"), Col("end"), Col("started (UTC)"), Col("seed", justify="right"),
+               Col("flags", justify="right")]
+    table, dropped = fitted_table(console, columns, [
+        [r["episode_id"] if full_ids else r["episode_id"][:12], r["task_name"],
+         "-" if r["final_score"] is None else f"{r['final_score']:.2f}", str(r["total_steps"]),
+         r["end_reason"] or ("open" if not r["done"] else "-"), _when(r["start_time"]), str(r["seed"]),
+         str(r["flag_count"] or "")] for r in rows])
+    console.print(table)
+    dropped_note(console, dropped)
 
 
 @trajectories_app.command("show")
@@ -178,11 +176,7 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """Show one episode: manifest summary and the step timeline (with security flags)."""
-    store = _store(db)
-    try:
-        rec = store.load_episode(episode_id)
-    except TraceFixError as exc:
-        raise fail(str(exc)) from None
+    rec = _store(db).load_episode(episode_id)
     if as_json:
         sys.stdout.write(json.dumps(rec, indent=2) + "\n")
         return
@@ -240,33 +234,30 @@ def export_command(
     filters: dict[str, Any] = {"episode_ids": episode or None, "task": task, "min_score": min_score,
                                "max_score": max_score, "since": _parse_time(since), "until": _parse_time(until)}
     err = Console(stderr=True)
-    try:
-        if format in (ExportFormat.sft, ExportFormat.mini_swe_agent):
-            from tracefix_rl.integrations.sft import export_mini_swe_agent, export_sft
+    if format in (ExportFormat.sft, ExportFormat.mini_swe_agent):
+        from tracefix_rl.integrations.sft import export_mini_swe_agent, export_sft
 
-            if format is ExportFormat.sft:
-                report = export_sft(store, out, style=style.value, resolved_only=resolved_only,
-                                    max_output_chars=max_output_chars, arguments=arguments.value, **filters)
-            else:
-                report = export_mini_swe_agent(store, out, resolved_only=resolved_only,
-                                               output_chars=max_output_chars, **filters)
-            for eid, reason in report.skipped:
-                err.print(f"skipped {eid}: {reason}", highlight=False)
-            for eid, reason in report.refused:
-                err.print(f"[red]refused[/red] {eid}: {reason}", highlight=False)
-            counts = [f"{n} {what}" for n, what in ((report.filtered, "filtered out"),
-                                                   (len(report.skipped), "skipped"),
-                                                   (len(report.refused), "refused")) if n]
-            err.print(f"exported {report.exported} episode(s) to {out}"
-                      + (f" ({', '.join(counts)})" if counts else ""), highlight=False)
-            if report.refused:
-                raise typer.Exit(1)
-            return
-        from tracefix_rl.data.trajectories import export_episodes
+        if format is ExportFormat.sft:
+            report = export_sft(store, out, style=style.value, resolved_only=resolved_only,
+                                max_output_chars=max_output_chars, arguments=arguments.value, **filters)
+        else:
+            report = export_mini_swe_agent(store, out, resolved_only=resolved_only,
+                                           output_chars=max_output_chars, **filters)
+        for eid, reason in report.skipped:
+            err.print(f"skipped {eid}: {reason}", highlight=False)
+        for eid, reason in report.refused:
+            err.print(f"[red]refused[/red] {eid}: {reason}", highlight=False)
+        counts = [f"{n} {what}" for n, what in ((report.filtered, "filtered out"),
+                                               (len(report.skipped), "skipped"),
+                                               (len(report.refused), "refused")) if n]
+        err.print(f"exported {report.exported} episode(s) to {out}"
+                  + (f" ({', '.join(counts)})" if counts else ""), highlight=False)
+        if report.refused:
+            raise typer.Exit(1)
+        return
+    from tracefix_rl.data.trajectories import export_episodes
 
-        n = export_episodes(store, out, fmt=format.value if format else None, **filters)
-    except (TraceFixError, OSError) as exc:
-        raise fail(str(exc)) from None
+    n = export_episodes(store, out, fmt=format.value if format else None, **filters)
     err.print(f"exported {n} episode(s) to {out}", highlight=False)
 
 
@@ -280,8 +271,5 @@ def import_command(
     from tracefix_rl.data.trajectories import import_episodes
 
     store = _store(db, must_exist=False)
-    try:
-        ids = import_episodes(src, store, on_conflict=on_conflict.value)
-    except TraceFixError as exc:
-        raise fail(str(exc)) from None
+    ids = import_episodes(src, store, on_conflict=on_conflict.value)
     Console(stderr=True).print(f"imported {len(ids)} episode(s) into {store.path}", highlight=False)

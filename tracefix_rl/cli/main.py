@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import os
 import sys
-from typing import Annotated, Optional
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tracefix_rl._version import __version__
+from tracefix_rl.cli._common import (
+    TASK_PACK_HELP,
+    Col,
+    dropped_note,
+    fitted_table,
+    print_json,
+    recorded_env,
+    task_source,
+)
+from tracefix_rl.cli._errors import ErrorBoundary, set_debug
 from tracefix_rl.cli._task_cmds import pack_commands as _pack_commands
 
 app = typer.Typer(help="TraceFix-RL: an RL environment in which agents debug Python programs.",
-                  no_args_is_help=True, add_completion=False)
-tasks_app = typer.Typer(help="Browse the built-in bank; build, validate, import and inspect task packs.",
+                  no_args_is_help=True, add_completion=False, cls=ErrorBoundary)
+tasks_app = typer.Typer(help="Browse the built-in bank or a pack; build, validate, import and inspect task packs.",
                         no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 console = Console()
+
+_DEFAULT_TASK = "binary_search_off_by_one"
+TaskPackOption = Annotated[Optional[Path], typer.Option("--task-pack", help=TASK_PACK_HELP)]  # noqa: UP045
 
 
 def _version(value: bool) -> None:
@@ -32,40 +47,69 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,  # noqa: UP045
                                                     help="Print the version and exit.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error (also "
+                                                        "TRACEFIX_DEBUG=1).")] = False,
 ) -> None:
-    """TraceFix-RL command line."""
+    """TraceFix-RL command line. A mistake prints one 'error:' line and exits with status 2."""
+    set_debug(debug)
+
+
+def _difficulty(value: str | None) -> str | None:
+    from tracefix_rl.data.tasks import DIFFICULTIES
+
+    if value is not None and value not in DIFFICULTIES:
+        raise typer.BadParameter(f"{value!r} is not a tier; choose from {', '.join(DIFFICULTIES)}")
+    return value
 
 
 @tasks_app.command("list")
 def tasks_list(
-    difficulty: Annotated[Optional[str], typer.Option(help="Only this tier: easy, medium or hard.")] = None,  # noqa: UP045
+    difficulty: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Only this tier: easy, medium or hard.", callback=_difficulty)] = None,
+    task_pack: TaskPackOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List built-in tasks with their tier, bug type and test counts."""
-    from tracefix_rl.data.tasks import list_tasks
-
-    table = Table(title="Built-in tasks")
-    for col in ("name", "tier", "bug type", "visible", "hidden", "aliases"):
-        table.add_column(col)
-    tasks = list_tasks(difficulty)
-    for t in tasks:
-        table.add_row(t.name, t.difficulty, t.bug_type, str(len(t.tests)), str(len(t.hidden_tests)),
-                      ", ".join(t.aliases))
+    """List the tasks (built-in, or of a pack) with their tier, bug type and test counts."""
+    tasks = task_source(task_pack).tasks(difficulty)
+    if as_json:
+        print_json([{"name": t.name, "difficulty": t.difficulty, "bug_type": t.bug_type,
+                     "visible_tests": len(t.tests), "hidden_tests": len(t.hidden_tests),
+                     "aliases": list(t.aliases)} for t in tasks])
+        return
+    rows = [[t.name, t.difficulty, f"{len(t.tests)}+{len(t.hidden_tests)}", t.bug_type, ", ".join(t.aliases)]
+            for t in tasks]
+    columns = [Col("name", keep=True), Col("tier"), Col("tests"), Col("bug type"), Col("aliases")]
+    table, dropped = fitted_table(console, columns, rows)
     console.print(table)
-    console.print(f"{len(tasks)} tasks")
+    where = f"in {task_pack}" if task_pack else "built-in"
+    console.print(f"{len(tasks)} tasks {where} (tests: visible+hidden)", highlight=False)
+    dropped_note(console, dropped)
 
 
 @tasks_app.command("show")
 def tasks_show(
-    name: str,
+    name: Annotated[str, typer.Argument(help="Task name or alias.")],
     solution: Annotated[bool, typer.Option("--solution", help="Also print the reference solution.")] = False,
+    task_pack: TaskPackOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show a task as the agent sees it: description, buggy program, visible tests."""
-    from tracefix_rl.data.tasks import get_task
     from tracefix_rl.env._render import listing
 
-    t = get_task(name)
-    console.print(f"[bold]{t.name}[/bold] ({t.difficulty}, {t.bug_type}); aliases: {', '.join(t.aliases) or '-'}")
-    console.print(t.description)
+    t = task_source(task_pack).get(name)
+    if as_json:
+        data = {"name": t.name, "difficulty": t.difficulty, "bug_type": t.bug_type, "aliases": list(t.aliases),
+                "description": t.description, "buggy": t.buggy,
+                "visible_tests": [{"name": s.name, "call": s.describe_call(), "expect": s.describe_expectation()}
+                                  for s in t.tests],
+                "hidden_tests": len(t.hidden_tests)}
+        if solution:
+            data["reference"] = t.reference
+        print_json(data)
+        return
+    console.print(f"[bold]{t.name}[/bold] ({t.difficulty}, {t.bug_type}); aliases: {', '.join(t.aliases) or '-'}",
+                  highlight=False)
+    console.print(t.description, markup=False, highlight=False)
     console.print("\n[bold]Program[/bold]")
     console.print(listing(t.buggy.splitlines()), markup=False, highlight=False)
     console.print("\n[bold]Visible tests[/bold]")
@@ -77,23 +121,45 @@ def tasks_show(
         console.print(listing(t.reference.splitlines()), markup=False, highlight=False)
 
 
+def _start(task: str | None, task_pack: Path | None, seed: int) -> tuple[Any, Path | None, Any, Any]:
+    """Open the source, the recording environment and reset it: (env, store, task, first observation)."""
+    source = task_source(task_pack)
+    chosen = source.get(task) if task else (source.tasks()[0] if task_pack else source.get(_DEFAULT_TASK))
+    env, store = recorded_env(task_source=source)
+    obs = env.reset(task_name=chosen.name, seed=seed)
+    return env, store, chosen, obs
+
+
+def _where_recorded(store: Path | None, episode_id: str) -> None:
+    """The closing lines of demo and play: where the episode went and how to look at it again."""
+    if store is None:
+        console.print(f"episode {episode_id} was not recorded (TRACEFIX_RECORD=0)", highlight=False, soft_wrap=True)
+        return
+    db = f" --db {store}" if os.environ.get("TRACEFIX_DB") else ""  # else the commands' default
+    console.print(f"episode {episode_id} recorded in {store}\n"
+                  f"  view it:   tracefix trajectories show {episode_id[:12]}{db}\n"
+                  f"  replay it: tracefix replay {episode_id[:12]}{db}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def demo(
-    task: Annotated[str, typer.Argument(help="Task name or alias.")] = "binary_search_off_by_one",
+    task: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help=f"Task name or alias (default: {_DEFAULT_TASK}, or a pack's first task).")] = None,
     seed: int = 0,
     trace: Annotated[bool, typer.Option(help="Include a TRACE step.")] = True,
+    task_pack: TaskPackOption = None,
 ) -> None:
-    """Run an end-to-end episode with the oracle agent (no model needed) and print every step."""
-    from tracefix_rl.agents import oracle_actions
-    from tracefix_rl.cli._common import recorded_env
-    from tracefix_rl.data.tasks import get_task
+    """Run an end-to-end episode with the oracle agent (no model needed) and print every step.
 
-    env, store = recorded_env()
-    obs = env.reset(task_name=task, seed=seed)
+    The episode is recorded in ./.tracefix/trajectories.sqlite3 (or $TRACEFIX_DB).
+    """
+    from tracefix_rl.agents import oracle_actions
+
+    env, store, chosen, obs = _start(task, task_pack, seed)
     console.print(f"[bold]reset[/bold] task={obs.task_name} ({obs.difficulty}) episode={obs.episode_id} "
-                  f"isolation={env.state.isolation}")
+                  f"isolation={env.state.isolation}", highlight=False)
     console.print(obs.last_execution_output, markup=False, highlight=False)
-    for action in oracle_actions(get_task(task), trace=_trace_available() and trace):
+    for action in oracle_actions(chosen, trace=_trace_available() and trace):
         obs = env.step(action)
         args = ""
         if action.action_type == "REPLACE_LINES":
@@ -105,6 +171,7 @@ def demo(
         if obs.done:
             break
     console.print(f"\n[bold green]final score {obs.final_score:.2f}[/bold green] after {obs.step_count} steps")
+    _where_recorded(store, obs.episode_id)
 
 
 def _trace_available() -> bool:
@@ -118,69 +185,119 @@ def _trace_available() -> bool:
 _PLAY_HELP = """Commands:
   view | run | trace [TEST] [--cwm] | undo | reset | submit | quit
   replace START END   then type the new block; finish with a line containing only '.'
-  {json}              any CodeAction as JSON, e.g. {"action_type": "RUN_TESTS"}"""
+  {json}              any CodeAction as JSON, e.g. {"action_type": "RUN_TESTS"}
+Arrow keys edit the line and recall earlier commands."""
+
+_SIMPLE = {"view": "VIEW_CODE", "run": "RUN_TESTS", "undo": "UNDO_EDIT", "reset": "RESET_TO_ORIGINAL",
+           "submit": "SUBMIT"}
+_EDITS = ("REPLACE_LINES", "UNDO_EDIT", "RESET_TO_ORIGINAL")
+
+
+def _line_editing(store: Path | None) -> Path | None:
+    """Turn on readline line editing and a history file beside the store (interactive only)."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        import readline
+    except ImportError:  # not on every platform
+        return None
+    history = (store.parent if store is not None else Path(".tracefix")) / "play_history"
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history)
+    readline.set_history_length(1000)
+    return history
+
+
+def _save_history(history: Path | None) -> None:
+    if history is None:
+        return
+    import readline
+
+    with contextlib.suppress(OSError):
+        history.parent.mkdir(parents=True, exist_ok=True)
+        readline.write_history_file(history)
+
+
+def _parse_play(line: str) -> Any:
+    """The CodeAction a play command stands for; ``None`` for help, ``"quit"`` to stop."""
+    from tracefix_rl.core.models import CodeAction
+
+    word, *rest = line.split()
+    if word in ("quit", "exit"):
+        return "quit"
+    if word == "help":
+        return None
+    if word in _SIMPLE:
+        return CodeAction(action_type=_SIMPLE[word])  # type: ignore[arg-type]
+    if word == "trace":
+        names = [r for r in rest if r != "--cwm"]
+        return CodeAction(action_type="TRACE", test_name=names[0] if names else None,
+                          trace_format="cwm" if "--cwm" in rest else None)
+    if word == "replace":
+        if len(rest) != 2 or not all(r.isdigit() for r in rest):
+            raise ValueError("replace needs two line numbers: replace START END")
+        start, end = int(rest[0]), int(rest[1])
+        block = []
+        while (ln := input("... ")) != ".":
+            block.append(ln)
+        return CodeAction(action_type="REPLACE_LINES", start_line=start, end_line=end,
+                          new_code_block="\n".join(block))
+    if line.startswith("{"):
+        return CodeAction.model_validate(json.loads(line))
+    raise ValueError(f"unknown command {word!r}; type 'help'")
 
 
 @app.command()
 def play(
-    task: Annotated[str, typer.Argument(help="Task name or alias.")] = "binary_search_off_by_one",
+    task: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help=f"Task name or alias (default: {_DEFAULT_TASK}, or a pack's first task).")] = None,
     seed: int = 0,
+    task_pack: TaskPackOption = None,
 ) -> None:
-    """Play an episode by hand in the terminal: type actions, read observations."""
-    from pydantic import ValidationError
+    """Play an episode by hand in the terminal: type actions, read observations.
 
-    from tracefix_rl.cli._common import recorded_env
-    from tracefix_rl.core.models import CodeAction
+    The code is printed after every edit; the episode is recorded like ``demo``'s.
+    """
+    from tracefix_rl.cli._errors import describe
 
-    env, store = recorded_env()
-    obs = env.reset(task_name=task, seed=seed)
+    env, store, _chosen, obs = _start(task, task_pack, seed)
+    history = _line_editing(store)
+    console.print(f"[bold]episode {obs.episode_id}[/bold] task={obs.task_name} ({obs.difficulty})",
+                  highlight=False)
     console.print(obs.last_execution_output, markup=False, highlight=False)
     console.print(_PLAY_HELP, markup=False)
-    simple = {"view": "VIEW_CODE", "run": "RUN_TESTS", "undo": "UNDO_EDIT",
-              "reset": "RESET_TO_ORIGINAL", "submit": "SUBMIT"}
-    while not obs.done:
-        try:
-            line = input("tracefix> ").strip()
-        except EOFError:
-            break
-        if not line:
-            continue
-        word, *rest = line.split()
-        try:
-            if word in ("quit", "exit"):
+    try:
+        while not obs.done:
+            try:
+                line = input("tracefix> ").strip()
+            except EOFError:
                 break
-            if word == "help":
+            if not line:
+                continue
+            try:
+                action = _parse_play(line)
+            except (ValueError, EOFError) as exc:  # pydantic's ValidationError is a ValueError
+                console.print(f"Not a valid action: {describe(exc)}", markup=False, highlight=False)
+                continue
+            if action == "quit":
+                break
+            if action is None:
                 console.print(_PLAY_HELP, markup=False)
                 continue
-            if word in simple:
-                action = CodeAction(action_type=simple[word])  # type: ignore[arg-type]
-            elif word == "trace":
-                names = [r for r in rest if r != "--cwm"]
-                action = CodeAction(action_type="TRACE", test_name=names[0] if names else None,
-                                    trace_format="cwm" if "--cwm" in rest else None)
-            elif word == "replace" and len(rest) == 2:
-                block = []
-                while (ln := input("... ")) != ".":
-                    block.append(ln)
-                action = CodeAction(action_type="REPLACE_LINES", start_line=int(rest[0]),
-                                    end_line=int(rest[1]), new_code_block="\n".join(block))
-            elif line.startswith("{"):
-                action = CodeAction.model_validate(json.loads(line))
-            else:
-                console.print("Unknown command; type 'help'.")
-                continue
-        except (ValidationError, ValueError) as exc:
-            console.print(f"Not a valid action: {exc}", markup=False)
-            continue
-        obs = env.step(action)
-        console.print(obs.last_execution_output, markup=False, highlight=False)
-        if action.action_type == "TRACE" and obs.trace:
-            console.print(obs.trace, markup=False, highlight=False)
-        if obs.last_action_error:
-            console.print(f"[red]error:[/red] {obs.last_action_error}")
-        console.print(f"[dim]reward {obs.reward:+.2f}  steps left {obs.steps_remaining}[/dim]")
+            obs = env.step(action)
+            console.print(obs.last_execution_output, markup=False, highlight=False)
+            if action.action_type == "TRACE" and obs.trace:
+                console.print(obs.trace, markup=False, highlight=False)
+            if obs.last_action_error and obs.last_action_error not in obs.last_execution_output:
+                console.print(f"[red]error:[/red] {obs.last_action_error}", highlight=False)
+            if action.action_type in _EDITS and not obs.last_action_error:
+                console.print(obs.render_code(), markup=False, highlight=False)
+            console.print(f"[dim]reward {obs.reward:+.2f}  steps left {obs.steps_remaining}[/dim]")
+    finally:
+        _save_history(history)
     if obs.done:
         console.print(f"[bold]final score {obs.final_score:.2f}[/bold]")
+    _where_recorded(store, obs.episode_id)
 
 
 @app.command()

@@ -630,6 +630,8 @@ def _parser() -> argparse.ArgumentParser:
                         f"(TRACEFIX_SESSION_TIMEOUT, default {DEFAULT_SESSION_TIMEOUT:g})")
     p.add_argument("--api-key", default=None,
                    help="require this key (several: comma-separated) on HTTP and WebSocket (TRACEFIX_API_KEY)")
+    p.add_argument("--task-pack", default=None,
+                   help="task pack sessions draw from when reset names none (TRACEFIX_TASK_PACK)")
     p.add_argument("--task-pack-dir", default=None,
                    help="directory whose task packs clients may name in reset(task_pack=NAME) "
                         "(TRACEFIX_TASK_PACK_DIR)")
@@ -644,14 +646,17 @@ def _parser() -> argparse.ArgumentParser:
 def serve(host: str = DEFAULT_HOST, port: int | None = None, *, max_sessions: int | None = None,
           session_timeout: float | None = None, log_level: str = "info", api_key: str | None = None,
           task_pack_dir: str | None = None, trajectory_routes: bool | None = None,
-          max_message_bytes: int | None = None) -> None:
-    """Run the server with uvicorn (one worker: sessions live in this process) until stopped."""
+          max_message_bytes: int | None = None, task_pack: str | None = None) -> None:
+    """Run the server with uvicorn (one worker: sessions live in this process) until stopped.
+
+    ``task_pack`` is the pack sessions draw from when ``reset`` names none (see :func:`create_app`).
+    """
     import uvicorn
 
     port = port if port is not None else _env_number("PORT", DEFAULT_PORT, int)
     app = create_app(max_sessions=max_sessions, session_timeout=session_timeout, api_key=api_key,
                      task_pack_dir=task_pack_dir, trajectory_routes=trajectory_routes,
-                     max_message_bytes=max_message_bytes)
+                     max_message_bytes=max_message_bytes, task_pack=task_pack)
     uvicorn.run(app, host=host, port=port, log_level=log_level,
                 ws_max_size=TRANSPORT_FACTOR * app.state.max_message_bytes)
 
@@ -660,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``server``, ``python -m tracefix_rl.server`` and ``server/app.py``."""
     args = _parser().parse_args(argv)
     serve(args.host, args.port, max_sessions=args.max_sessions, session_timeout=args.session_timeout,
-          log_level=args.log_level, api_key=args.api_key, task_pack_dir=args.task_pack_dir,
+          log_level=args.log_level, api_key=args.api_key, task_pack_dir=args.task_pack_dir, task_pack=args.task_pack,
           trajectory_routes=args.trajectory_routes, max_message_bytes=args.max_message_bytes)
 
 

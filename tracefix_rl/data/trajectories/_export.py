@@ -191,12 +191,19 @@ def _parquet_schema(pa: Any) -> Any:
     ])
 
 
-def _format(path: Path, fmt: str | None) -> str:
+_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _format(path: Path, fmt: str | None, *, writing: bool = False) -> str:
     if fmt:
         if fmt not in ("jsonl", "parquet"):
             raise TrajectoryError(f"unknown format {fmt!r}: use jsonl or parquet")
         return fmt
-    return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "jsonl"
+    kind = _SUFFIXES.get(path.suffix.lower())
+    if kind is None and writing:  # never write JSONL under a name that promises something else
+        raise TrajectoryError(f"cannot tell the format of {str(path)!r} from its suffix: name it .jsonl or "
+                              ".parquet, or choose the format (jsonl, parquet)")
+    return kind or "jsonl"
 
 
 def selected_episode_ids(store: TrajectoryStore, episode_ids: Iterable[str] | None = None,
@@ -213,11 +220,12 @@ def export_episodes(db: str | os.PathLike[str] | TrajectoryStore, path: str | os
                     fmt: str | None = None, episode_ids: Iterable[str] | None = None,
                     **filters: Any) -> int:
     """Write episodes from a store to ``path`` (JSONL, or Parquet if ``fmt="parquet"`` or the
-    suffix is ``.parquet``); returns how many. Without ``episode_ids``, exports every episode
+    suffix is ``.parquet``); returns how many. Without ``fmt``, a suffix other than ``.jsonl``,
+    ``.json``, ``.ndjson``, ``.parquet`` or ``.pq`` raises TrajectoryError. Without ``episode_ids``, exports every episode
     matching ``filters`` (those of :meth:`TrajectoryStore.list_episodes`), oldest first."""
     store = db if isinstance(db, TrajectoryStore) else TrajectoryStore(db)
     out = Path(path)
-    kind = _format(out, fmt)
+    kind = _format(out, fmt, writing=True)
     ids = selected_episode_ids(store, episode_ids, **filters)
     lines = (to_export(store.load_episode(eid)) for eid in ids)
     if kind == "parquet":
