@@ -79,9 +79,10 @@ class ErrorBoundary(TyperGroup):
     """The root command group: runs a command and turns user errors into one line + exit 2."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
         set_debug(False)
-        code = self._run(args, prog_name, complete_var, **extra)
+        code = self._run(args, prog_name, complete_var, windows_expand_args=windows_expand_args, **extra)
         if standalone_mode:
             sys.exit(code)
         return code
