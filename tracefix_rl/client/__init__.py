@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracefix_rl import _openenv  # noqa: F401 - before any openenv module: loads it without Gradio
+
+# isort: split
 from openenv.core.client_types import StepResult
 from openenv.core.env_client import EnvClient
 

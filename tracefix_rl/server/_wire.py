@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from tracefix_rl import _openenv  # noqa: F401 - before any openenv module: loads it without Gradio
+
+# isort: split
 from openenv.core.env_server.types import Action, Observation, State
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 

@@ -38,6 +38,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from tracefix_rl import _openenv  # noqa: F401 - before any openenv module: loads it without Gradio
+
+# isort: split
 from fastapi import Body, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse

@@ -6,16 +6,12 @@ import json
 import sqlite3
 
 import pytest
-import typer
 from _helpers import CHEAP, run_episode
 from typer.testing import CliRunner
 
-from tracefix_rl.cli._trajectory_cmds import replay_command, trajectories_app
+from tracefix_rl.cli.main import app
 from tracefix_rl.data.trajectories import SQLiteRecorder
 
-app = typer.Typer()
-app.command("replay")(replay_command)
-app.add_typer(trajectories_app, name="trajectories")
 runner = CliRunner()
 
 

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 
-import typer
 from _examples import EXAMPLES
 from typer.testing import CliRunner
 
-from tracefix_rl.cli._trace_cmds import trace_command, traces_app
+from tracefix_rl.cli.main import app
 from tracefix_rl.engines.trace import trace_program
 
-app = typer.Typer()
-app.command("trace")(trace_command)
-app.add_typer(traces_app, name="traces")
 runner = CliRunner()
 
 
