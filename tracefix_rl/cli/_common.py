@@ -61,8 +61,10 @@ def recorded_env(**kwargs: Any) -> tuple[TraceFixEnvironment | RecordEpisodes, P
     except (OSError, sqlite3.Error, TraceFixError) as exc:
         from tracefix_rl.cli._errors import describe
 
-        raise TrajectoryError(f"cannot open the trajectory store {path} ({describe(exc)}); set TRACEFIX_DB to a "
-                              "writable file, or TRACEFIX_RECORD=0 to record nothing") from exc
+        reason = describe(exc)  # the store's own errors already name it
+        what = reason if isinstance(exc, TraceFixError) else f"cannot open the trajectory store {path}: {reason}"
+        raise TrajectoryError(f"{what}; set TRACEFIX_DB to a writable file, or TRACEFIX_RECORD=0 to record "
+                              "nothing") from exc
     if recorder is None:
         return env, None
     return RecordEpisodes(env, recorder), path

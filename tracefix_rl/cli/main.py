@@ -82,7 +82,7 @@ def tasks_list(
     table, dropped = fitted_table(console, columns, rows)
     console.print(table)
     where = f"in {task_pack}" if task_pack else "built-in"
-    console.print(f"{len(tasks)} tasks {where} (tests: visible+hidden)", highlight=False)
+    console.print(f"{len(tasks)} task{'' if len(tasks) == 1 else 's'} {where} (tests: visible+hidden)", highlight=False)
     dropped_note(console, dropped)
 
 
