@@ -29,15 +29,6 @@ def one_line_error(args: list[str], *, env: dict[str, str] | None = None, input:
     return lines[0]
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    """Run in an empty directory with its own default store."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TRACEFIX_DB", raising=False)
-    monkeypatch.delenv("TRACEFIX_RECORD", raising=False)
-    return tmp_path
-
-
 @pytest.mark.parametrize("args", [["tasks", "show", "binary_serch_off_by_one"],
                                   ["demo", "binary_serch_off_by_one"],
                                   ["play", "binary_serch_off_by_one"]])

@@ -37,14 +37,6 @@ def pack_names(pack) -> list[str]:
     return [json.loads(line)["name"] for line in pack.read_text().splitlines()[1:]]
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TRACEFIX_DB", raising=False)
-    monkeypatch.delenv("TRACEFIX_RECORD", raising=False)
-    return tmp_path
-
-
 def cli(*args: str, columns: int = 80, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI in a subprocess, in a terminal ``columns`` wide."""
     env = {**os.environ, "COLUMNS": str(columns)}
