@@ -302,11 +302,8 @@ def pack_path(root: Path, name: str) -> str:
     return str(path)
 
 
-GRADED_TASKS = ("task1_easy", "task2_medium", "task3_hard")
-
-
 def _split_tasks(split: str) -> list[dict[str, Any]]:
-    from tracefix_rl.data.tasks import get_task, list_tasks
+    from tracefix_rl.data.tasks import GRADED_TASKS, get_task, list_tasks
 
     if split == "graded":
         tasks = [get_task(t) for t in GRADED_TASKS]

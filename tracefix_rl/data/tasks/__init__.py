@@ -16,12 +16,20 @@ from tracefix_rl.core.task import (
     Task,
     TestSpec,
 )
-from tracefix_rl.data.tasks._registry import builtin_tasks, get_task, list_tasks, load_task_file, sample_task
+from tracefix_rl.data.tasks._registry import (
+    GRADED_TASKS,
+    builtin_tasks,
+    get_task,
+    list_tasks,
+    load_task_file,
+    sample_task,
+)
 from tracefix_rl.data.tasks._source import resolve_task
 
 __all__ = [
     "DIFFICULTIES",
     "FAIL_TO_PASS",
+    "GRADED_TASKS",
     "PASS_TO_PASS",
     "PACK_SCHEMA_VERSION",
     "ROLES",

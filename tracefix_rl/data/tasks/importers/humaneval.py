@@ -21,7 +21,7 @@ from tracefix_rl.core import _ast
 from tracefix_rl.core.task import TestSpec
 from tracefix_rl.data.tasks._corpus import ReferenceProgram
 from tracefix_rl.data.tasks.importers._common import ImportReport, check_tests, doctest_tests, fit_tests
-from tracefix_rl.engines.judge import run_tests
+from tracefix_rl.engines.judge import judge
 
 __all__ = ["humaneval_programs", "load_problems"]
 
@@ -74,7 +74,7 @@ def program_from_problem(problem: dict[str, Any]) -> tuple[ReferenceProgram | No
 
 
 def _passing(reference: str, tests: tuple[TestSpec, ...], entry_point: str) -> list[TestSpec]:
-    run = run_tests(reference, tests, entry_point=entry_point)
+    run = judge(reference, tests, entry_point=entry_point)
     return [t for t, r in zip(tests, run.results, strict=True) if r.passed]
 
 
