@@ -189,6 +189,9 @@ def test_d11_the_trajectory_route_returns_every_full_observation(server):
         assert step["observation"]["last_execution_output"] == obs.last_execution_output
         assert step["observation"]["code_dict"] == {str(k): v for k, v in obs.code_dict.items()}
     assert max(len(o.last_execution_output) for o in seen) > 600
+    # the stored manifest carries the task (reference, hidden tests); the client never gets it
+    assert "task" not in traj["manifest"] and traj["manifest"]["task_withheld"] is True
+    assert "hidden_tests\"" not in json.dumps(traj) and "reference" not in json.dumps(traj["manifest"])
 
 
 @pytest.mark.parametrize(("body", "status", "words"), [

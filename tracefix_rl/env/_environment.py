@@ -221,6 +221,9 @@ class TraceFixEnvironment:
             "task_name": self._task.name,
             "task_hash": self._task.content_hash,
             "tests_hash": self._task.tests_hash,
+            # the whole task (hidden tests included): a replay needs no pack file and no bank of
+            # the same version (the store is as private as the task source it was recorded from)
+            "task": self._task.to_dict(),
             "visible_tests": [{"name": t.name, "call": t.describe_call()} for t in self._task.tests],
             "difficulty": self._task.difficulty,
             "seed": self._seed,

@@ -575,6 +575,10 @@ def _add_trajectory_routes(app: FastAPI, recorder: Any, keys: ApiKeys, enabled: 
         if found is None:
             raise HTTPException(status_code=404, detail=f"no recorded episode {episode_id!r} for this client")
         found.pop("owner", None)
+        # the recorded task holds the reference and the hidden tests: a client never sees them
+        # (it may meet the same task again); a replay on the server reads them from the store
+        if isinstance(found.get("manifest"), dict) and found["manifest"].pop("task", None) is not None:
+            found["manifest"]["task_withheld"] = True
         return _jsonable(found)
 
     @app.post("/episodes/{episode_id}/replay", tags=["TraceFix"],
