@@ -299,8 +299,8 @@ def test_d10_trajectory_routes_are_off_without_a_key_unless_enabled(tmp_path):
 
 
 def test_an_observation_holding_invalid_unicode_still_makes_a_valid_frame():
-    from tracefix_rl.server._wire import TraceFixObservation
     from tracefix_rl.server._ws import _observation_frame
+    from tracefix_rl.server.wire import TraceFixObservation
 
     frame = _observation_frame(TraceFixObservation(last_execution_output="printed \ud800 by a program"))
     frame.encode("utf-8")  # sendable

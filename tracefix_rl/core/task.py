@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tracefix_rl.core import _ast
-from tracefix_rl.core._values import canonical
+from tracefix_rl.core import safe_ast
+from tracefix_rl.core.values import canonical
 
 __all__ = ["DIFFICULTIES", "FAIL_TO_PASS", "PASS_TO_PASS", "ROLES", "Difficulty", "Role", "Task", "TestSpec", "entry_call",
            "fixed_expectation", "input_key"]
@@ -62,7 +62,7 @@ class TestSpec:
                 raise TaskError(f"{where}: 'expected' must be a Python literal as text, got "
                                 f"{type(self.expected).__name__}")
             try:
-                _ast.literal_eval(self.expected)
+                safe_ast.literal_eval(self.expected)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
                 raise TaskError(f"{where}: expected is not a Python literal: {exc}") from None
         if self.raises is not None and (not isinstance(self.raises, str) or not self.raises.isidentifier()):
@@ -74,7 +74,7 @@ class TestSpec:
         """The expected value, parsed from its literal text."""
         if self.expected is None:
             raise ValueError(f"test {self.name!r} expects an exception, not a value")
-        return _ast.literal_eval(self.expected)
+        return safe_ast.literal_eval(self.expected)
 
     def describe_call(self) -> str:
         """The test's call as shown to the agent, setup included."""
@@ -252,7 +252,7 @@ def entry_call(test: TestSpec, entry_point: str) -> tuple[str, bool] | None:
     ``*args``/``**kwargs``.
     """
     try:
-        tree = _ast.parse(test.call, mode="eval")
+        tree = safe_ast.parse(test.call, mode="eval")
     except SyntaxError:
         return None
     for node in ast.walk(tree):
@@ -275,13 +275,13 @@ def input_key(test: TestSpec, entry_point: str | None = None) -> str:
     found = entry_call(test, entry_point) if entry_point else None
     if found is not None and not test.setup:
         try:
-            return "value:" + canonical(_ast.literal_eval(found[0]))
+            return "value:" + canonical(safe_ast.literal_eval(found[0]))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             pass
     parts = []
     for code in (test.setup, test.call):
         try:
-            parts.append(ast.unparse(_ast.parse(code)) if code else "")
+            parts.append(ast.unparse(safe_ast.parse(code)) if code else "")
         except SyntaxError:
             parts.append(code)
     return "source:" + "\n".join(parts)

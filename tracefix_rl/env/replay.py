@@ -28,7 +28,7 @@ from tracefix_rl.core.errors import ReplayError, TraceFixError
 from tracefix_rl.core.models import CodeAction, CodeObservation
 from tracefix_rl.core.task import Task
 from tracefix_rl.core.trajectory import StepRecord
-from tracefix_rl.data.trajectories._store import TrajectoryStore, observation_snapshot
+from tracefix_rl.data.trajectories import TrajectoryStore, observation_snapshot
 
 __all__ = ["ReplayReport", "replay", "replay_record"]
 
@@ -107,7 +107,7 @@ def replay(episode_id: str | None = None, db: str | os.PathLike[str] | None = No
     Raises :class:`~tracefix_rl.core.errors.ReplayError` if the store or episode does not exist
     or the episode cannot be rebuilt (unknown task, task content changed, bad manifest).
     """
-    from tracefix_rl.data.trajectories._recorder import default_db_path
+    from tracefix_rl.data.trajectories import default_db_path
 
     path = Path(db).expanduser() if db is not None else default_db_path()
     if not path.exists():
@@ -169,7 +169,7 @@ def _build_env(manifest: dict[str, Any], sandbox: Any) -> tuple[Any, _Capture, l
         raise ReplayError(f"manifest cannot configure an environment: {exc}") from exc
     source = None
     if manifest.get("task") is not None:
-        from tracefix_rl.data.tasks._source import RecordedTaskSource
+        from tracefix_rl.data.tasks import RecordedTaskSource
 
         try:
             task = Task.from_dict(manifest["task"])
@@ -190,7 +190,7 @@ def replay_record(record: dict[str, Any], *, sandbox: Any = None, keep_observati
     """Replay and verify one episode record (from :meth:`TrajectoryStore.load_episode` or an
     exported JSONL/Parquet file); see the module docstring for what is compared. With
     ``keep_observations`` the report also carries the replayed observations."""
-    from tracefix_rl.data.trajectories._export import normalize_record
+    from tracefix_rl.data.trajectories import normalize_record
 
     record = normalize_record(record)
     manifest = record["manifest"]

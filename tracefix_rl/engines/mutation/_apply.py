@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.engines.mutation._context import Ctx, position
 from tracefix_rl.engines.mutation._model import Mutant, Mutation, MutationError, Site, normalized
 from tracefix_rl.engines.mutation.operators import OPERATORS
@@ -19,7 +19,7 @@ def find_sites(source: str, operators: list[str] | None = None) -> list[Site]:
     Nodes of the module's top level that are not inside a function or class (test fixtures,
     constants) are not mutated.
     """
-    tree = _ast.parse(source)
+    tree = safe_ast.parse(source)
     ctx = Ctx(tree)
     ops = [OPERATORS[n] for n in (operators or OPERATORS)]
     out: list[Site] = []
@@ -66,7 +66,7 @@ def apply_mutations(source: str, sites: list[Site]) -> Mutant:
     mutated AST. Raises :class:`MutationError` if the sites overlap or rendering fails.
     """
     original_lines = source.splitlines(keepends=True)
-    tree = _ast.parse(source)
+    tree = safe_ast.parse(source)
     ctx = Ctx(tree)
     targets = []
     for site in sites:
@@ -176,7 +176,7 @@ def _render(node: ast.AST, source: str, original: set[int], dirty: set[int]) -> 
     for key, value in holes.items():
         text = text.replace(key, value)
     try:
-        ok = ast.dump(_ast.parse(text, mode="eval").body) == ast.dump(node)
+        ok = ast.dump(safe_ast.parse(text, mode="eval").body) == ast.dump(node)
     except SyntaxError:
         ok = False
     return text if ok else ast.unparse(node)

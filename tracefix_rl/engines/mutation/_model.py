@@ -7,7 +7,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 
 __all__ = ["Mutant", "Mutation", "MutationError", "Site", "normalized"]
 
@@ -19,7 +19,7 @@ def normalized(source: str) -> str | None:
     Two programs with the same normalised form differ only in formatting and comments.
     """
     try:
-        return ast.dump(_ast.parse(source))
+        return ast.dump(safe_ast.parse(source))
     except (SyntaxError, ValueError, RecursionError):
         return None
 
