@@ -295,7 +295,20 @@ class SwapArguments(Operator):
             args[choice], args[choice + 1] = args[choice + 1], args[choice]
 
 
-class RemoveStatement(Operator):
+class _DeletesStatement(Operator):
+    """Base of the operators that delete the statement at a site (rendered as whole lines)."""
+
+    def apply(self, ctx: Ctx, node: ast.AST, choice: int) -> None:
+        remove_statement(ctx, node)  # type: ignore[arg-type]
+
+    def span(self, ctx: Ctx, node: ast.AST, choice: int) -> tuple[ast.AST, bool]:
+        return node, True
+
+    def removes(self, choice: int) -> bool:
+        return True
+
+
+class RemoveStatement(_DeletesStatement):
     """An expression statement (typically a call such as ``result.append(x)``) or a plain
     assignment is deleted; a body left empty becomes ``pass``. Docstrings, augmented
     assignments in loops (see ``missing_accumulator``) and module-level statements are skipped."""
@@ -311,14 +324,6 @@ class RemoveStatement(Operator):
             return
         yield 0, f"{type(node).__name__.lower()} statement removed"
 
-    def apply(self, ctx: Ctx, node: ast.AST, choice: int) -> None:
-        remove_statement(ctx, node)  # type: ignore[arg-type]
-
-    def span(self, ctx: Ctx, node: ast.AST, choice: int) -> tuple[ast.AST, bool]:
-        return node, True
-
-    def removes(self, choice: int) -> bool:
-        return True
 
 
 class MissingReturn(Operator):
@@ -340,7 +345,7 @@ class MissingReturn(Operator):
         return node, True  # a bare ``return`` is rewritten as a statement
 
 
-class MissingAccumulator(Operator):
+class MissingAccumulator(_DeletesStatement):
     """An augmented assignment inside a loop (``total += x``, ``count -= 1``) is deleted, so
     the accumulator (or counter) is never updated there."""
 
@@ -352,14 +357,6 @@ class MissingAccumulator(Operator):
         if ctx.loop_depth.get(id(node), 0) > 0:
             yield 0, "accumulator update removed"
 
-    def apply(self, ctx: Ctx, node: ast.AST, choice: int) -> None:
-        remove_statement(ctx, node)  # type: ignore[arg-type]
-
-    def span(self, ctx: Ctx, node: ast.AST, choice: int) -> tuple[ast.AST, bool]:
-        return node, True
-
-    def removes(self, choice: int) -> bool:
-        return True
 
 
 class WrongSlice(Operator):
