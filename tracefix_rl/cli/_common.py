@@ -19,7 +19,7 @@ from tracefix_rl.cli._errors import print_error
 from tracefix_rl.core.errors import TraceFixError, TrajectoryError
 
 if TYPE_CHECKING:
-    from tracefix_rl.data.tasks._source import TaskSource
+    from tracefix_rl.data.tasks import TaskSource
     from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
 __all__ = ["TASK_PACK_HELP", "Col", "dropped_note", "fail", "fitted_table", "print_json", "read_text", "recorded_env", "task_source"]
@@ -40,7 +40,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def task_source(task_pack: str | Path | None) -> TaskSource:
     """The built-in bank, or the pack at ``task_pack`` (a TaskError names a missing or bad pack)."""
-    from tracefix_rl.data.tasks._source import open_task_source
+    from tracefix_rl.data.tasks import open_task_source
 
     return open_task_source(str(task_pack) if task_pack else None)
 

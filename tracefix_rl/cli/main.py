@@ -94,7 +94,7 @@ def tasks_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show a task as the agent sees it: description, buggy program, visible tests."""
-    from tracefix_rl.env._render import listing
+    from tracefix_rl.env import listing
 
     t = task_source(task_pack).get(name)
     if as_json:
