@@ -31,7 +31,7 @@ from tracefix_rl.env import RecordEpisodes
 
 PACKAGE_DIR = Path(tracefix_rl.__path__[0])
 TASK_FILE = PACKAGE_DIR / "data" / "tasks" / "builtin" / "binary_search_off_by_one.toml"
-VALUES_FILE = PACKAGE_DIR / "core" / "_values.py"
+VALUES_FILE = PACKAGE_DIR / "core" / "values.py"
 TEST_FILE = Path(__file__).resolve()
 
 
