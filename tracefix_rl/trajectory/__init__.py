@@ -11,7 +11,8 @@ final score. :func:`export_episodes` / :func:`import_episodes` move episodes to 
 Public surface: :class:`SQLiteRecorder`, :class:`TrajectoryStore`, :func:`default_recorder`,
 :func:`default_db_path`, :func:`replay`, :func:`replay_record`, :class:`ReplayReport`,
 :func:`export_episodes`, :func:`import_episodes`, :func:`read_records`, :func:`scan_edit`,
-:class:`SecurityFlag`, :data:`FLAG_CODES`, :func:`observation_snapshot`.
+:class:`SecurityFlag`, :data:`FLAG_CODES`, :func:`observation_snapshot`, and the episode list's
+paginated queries :class:`EpisodeQuery`, :func:`query_episodes`, :func:`episode_facets`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tracefix_rl.trajectory._export import export_episodes, import_episodes, read_records
     from tracefix_rl.trajectory._flags import FLAG_CODES, SecurityFlag, scan_edit
+    from tracefix_rl.trajectory._query import EpisodePage, EpisodeQuery, episode_facets, query_episodes
     from tracefix_rl.trajectory._recorder import SQLiteRecorder, default_db_path, default_recorder
     from tracefix_rl.trajectory._replay import ReplayReport, replay, replay_record
     from tracefix_rl.trajectory._store import SCHEMA_VERSION, TrajectoryStore, observation_snapshot
@@ -29,15 +31,19 @@ if TYPE_CHECKING:
 __all__ = [
     "FLAG_CODES",
     "SCHEMA_VERSION",
+    "EpisodePage",
+    "EpisodeQuery",
     "ReplayReport",
     "SQLiteRecorder",
     "SecurityFlag",
     "TrajectoryStore",
     "default_db_path",
     "default_recorder",
+    "episode_facets",
     "export_episodes",
     "import_episodes",
     "observation_snapshot",
+    "query_episodes",
     "read_records",
     "replay",
     "replay_record",
@@ -46,6 +52,7 @@ __all__ = [
 
 _LAZY = {
     "export_episodes": "_export", "import_episodes": "_export", "read_records": "_export",
+    "EpisodePage": "_query", "EpisodeQuery": "_query", "episode_facets": "_query", "query_episodes": "_query",
     "FLAG_CODES": "_flags", "SecurityFlag": "_flags", "scan_edit": "_flags",
     "SQLiteRecorder": "_recorder", "default_db_path": "_recorder", "default_recorder": "_recorder",
     "ReplayReport": "_replay", "replay": "_replay", "replay_record": "_replay",

@@ -1,0 +1,78 @@
+"""Real episodes recorded into a real SQLite store for the viewer's tests and benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tracefix_rl.agents import oracle_actions
+from tracefix_rl.config import EnvConfig
+from tracefix_rl.env import TraceFixEnvironment
+from tracefix_rl.models import CodeAction
+from tracefix_rl.tasks import get_task
+from tracefix_rl.trajectory import SQLiteRecorder
+
+TASK = "binary_search_off_by_one"
+#: Attacker-controlled text: it must show up literally and never run.
+XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+
+
+def oracle_episode(rec: SQLiteRecorder, *, task: str = TASK, seed: int = 0, thought: str | None = None) -> str:
+    """The oracle's fix: RUN_TESTS (a failing test), TRACE, the edit, RUN_TESTS, SUBMIT. Returns the id."""
+    env = TraceFixEnvironment(EnvConfig(max_steps=20), recorder=rec)
+    env.reset(task_name=task, seed=seed)
+    for action in oracle_actions(get_task(task), trace=True):
+        if thought is not None:
+            action = action.model_copy(update={"thought": thought})
+        obs = env.step(action)
+        if obs.done:
+            break
+    return str(env.state.episode_id)
+
+
+def failing_first_episode(rec: SQLiteRecorder, *, seed: int = 1) -> str:
+    """RUN_TESTS on the buggy program (failures recorded), then SUBMIT unchanged (not resolved)."""
+    env = TraceFixEnvironment(EnvConfig(max_steps=10), recorder=rec)
+    env.reset(task_name=TASK, seed=seed)
+    env.step(CodeAction(action_type="RUN_TESTS", thought="see what fails"))
+    env.step(CodeAction(action_type="SUBMIT"))
+    return str(env.state.episode_id)
+
+
+def hostile_episode(rec: SQLiteRecorder) -> str:
+    """An agent writing markup into its thought, its code and its program's output."""
+    env = TraceFixEnvironment(EnvConfig(max_steps=10), recorder=rec)
+    env.reset(task_name=TASK, seed=2)
+    block = f"def binary_search(arr, target):\n    print({XSS!r})\n    return {XSS!r}"
+    env.step(CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=1, new_code_block=block, thought=XSS))
+    env.step(CodeAction(action_type="RUN_TESTS", thought=XSS))
+    return str(env.state.episode_id)
+
+
+def long_episode(rec: SQLiteRecorder, steps: int = 200) -> str:
+    """``steps`` steps of viewing, running tests, editing and undoing (the render benchmark's episode)."""
+    env = TraceFixEnvironment(EnvConfig(max_steps=steps + 1), recorder=rec)
+    env.reset(task_name=TASK, seed=3)
+    cycle: list[dict[str, Any]] = [
+        {"action_type": "VIEW_CODE", "thought": "look at the loop bounds"},
+        {"action_type": "RUN_TESTS", "thought": "which tests fail now?"},
+        {"action_type": "REPLACE_LINES", "start_line": 3, "end_line": 3, "new_code_block": "right = len(arr) - 1",
+         "thought": "right must be the last index"},
+        {"action_type": "RUN_TESTS"},
+        {"action_type": "UNDO_EDIT", "thought": "try the trace first"},
+        {"action_type": "TRACE"},
+    ]
+    for i in range(steps):
+        env.step(CodeAction(**cycle[i % len(cycle)]))
+    return str(env.state.episode_id)
+
+
+def make_store(path: Path) -> dict[str, str]:
+    """A store with one episode of each kind above; returns their ids by kind."""
+    rec = SQLiteRecorder(path, agent="oracle")
+    ids = {"oracle": oracle_episode(rec)}
+    rec.agent = "scripted"
+    ids["failing"] = failing_first_episode(rec)
+    ids["hostile"] = hostile_episode(rec)
+    rec.close()
+    return ids
