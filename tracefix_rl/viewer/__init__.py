@@ -15,6 +15,6 @@ includes it.
 
 from __future__ import annotations
 
-from tracefix_rl.viewer._app import REPLAY_HEADER, ViewerError, create_viewer_app, parse_list_query
+from tracefix_rl.viewer._app import REPLAY_HEADER, ViewerError, create_viewer_app, parse_list_query, site_page
 
-__all__ = ["REPLAY_HEADER", "ViewerError", "create_viewer_app", "parse_list_query"]
+__all__ = ["REPLAY_HEADER", "ViewerError", "create_viewer_app", "parse_list_query", "site_page"]

@@ -43,7 +43,7 @@ from tracefix_rl.trajectory._query import MAX_PER_PAGE, SORT_KEYS
 from tracefix_rl.viewer._highlight import pygments_css
 from tracefix_rl.viewer._present import episode_view, format_time, task_view
 
-__all__ = ["REPLAY_HEADER", "ViewerError", "create_viewer_app", "parse_list_query"]
+__all__ = ["REPLAY_HEADER", "ViewerError", "create_viewer_app", "parse_list_query", "site_page"]
 
 HERE = Path(__file__).resolve().parent
 #: The header (and value) the replay endpoint requires: custom headers force a CORS preflight.
@@ -76,6 +76,18 @@ def _templates() -> Environment:
     env.filters["signed"] = lambda v, d=2: "" if v is None else f"{v:+.{d}f}"
     env.filters["ms"] = lambda v: "" if v is None else f"{v:.1f} ms"
     return env
+
+
+_SITE: Environment | None = None
+
+
+def site_page(template: str, **context: Any) -> str:
+    """Render one of the viewer's templates outside the viewer (the server's landing page);
+    ``context`` must give ``base``, the viewer's URL prefix, whose static files the page uses."""
+    global _SITE
+    if _SITE is None:
+        _SITE = _templates()
+    return _SITE.get_template(template).render(title="TraceFix-RL", show_solutions=False, replay=False, **context)
 
 
 # -- the list's query string --------------------------------------------------------------------
