@@ -1,0 +1,160 @@
+"""Fixtures of the viewer's tests: a real store of recorded episodes, the real ``tracefix view``
+process serving it, and Debian's headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+for p in (ROOT, HERE, HERE.parent):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from _episodes import make_store, oracle_episode  # noqa: E402
+from _live_server import free_port  # noqa: E402
+
+#: The browser the tests drive: Debian's package (never a downloaded build).
+CHROMIUM = os.environ.get("TRACEFIX_CHROMIUM", "/usr/bin/chromium")
+#: As the machine notes say: no background networking, no first-run, no GPU; root needs --no-sandbox.
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-default-apps", "--disable-extensions"]
+TAMPERED_STEP = 4
+
+
+def tamper_edit(db: Path, episode_id: str, step: int) -> None:
+    """Change the code block recorded for ``step`` (an attacker or a bad disk)."""
+    conn = sqlite3.connect(db)
+    with conn:
+        row = conn.execute("SELECT action FROM steps WHERE episode_id=? AND step=?", (episode_id, step)).fetchone()
+        assert row and '"new_code_block"' in row[0]
+        changed = row[0].replace("len(arr) - 1", "len(arr) - 2")
+        assert changed != row[0]
+        conn.execute("UPDATE steps SET action=? WHERE episode_id=? AND step=?", (changed, episode_id, step))
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A store with an oracle fix, an unresolved submit, a hostile episode and a tampered fix."""
+    from tracefix_rl.trajectory import SQLiteRecorder
+
+    db = tmp_path_factory.mktemp("viewer") / "trajectories.sqlite3"
+    ids = make_store(db)
+    rec = SQLiteRecorder(db, agent="oracle")
+    ids["tampered"] = oracle_episode(rec, seed=5)
+    rec.close()
+    tamper_edit(db, ids["tampered"], TAMPERED_STEP)
+    return db, ids
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def view_url(recorded, tmp_path_factory) -> Iterator[str]:
+    """``tracefix view --db STORE --port N``, the real command, with its default bind address."""
+    db, _ = recorded
+    port = free_port()
+    log = tmp_path_factory.mktemp("view") / "view.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tracefix_rl.cli.main", "view", "--db", str(db),
+                                 "--port", str(port)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/", proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _browser_or_skip() -> str:
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return CHROMIUM
+    message = (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium) "
+               "or set TRACEFIX_CHROMIUM")
+    if os.environ.get("CI"):
+        pytest.fail(message + " -- CI must run the browser tests", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium under Playwright (skipped locally without the binary, never in CI)."""
+    path = _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Page:
+    """A fresh browser page whose every request is checked to stay on this machine."""
+
+    def __init__(self, browser: object) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        self.requests: list[str] = []
+        self.elsewhere: list[str] = []
+        self.errors: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def _route(self, route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        self.requests.append(url)
+        host = urlparse(url).hostname
+        if url.startswith("data:") or host == "127.0.0.1":
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            self.elsewhere.append(url)
+            route.abort()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Page]:
+    """A page; after the test, every request it made went to 127.0.0.1 and no script failed."""
+    p = Page(browser)
+    try:
+        yield p
+    finally:
+        p.context.close()
+    assert p.requests, "the page made no request at all"
+    assert p.elsewhere == [], f"requests left the machine: {p.elsewhere}"
+    assert p.errors == [], f"script errors or dialogs: {p.errors}"
