@@ -28,6 +28,12 @@ __all__ = ["DOCS_STATIC", "VIEWER_PATH", "add_pages"]
 VIEWER_PATH = "/viewer"
 DOCS_STATIC = "/docs-static"
 
+#: The docs pages' policy: their scripts, styles, images and fonts come from this server only (ReDoc's
+#: footer logo and Swagger UI's validator badge point at other hosts; the browser never fetches them).
+_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+             "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+             "frame-ancestors 'none'")
+
 _DISABLED = ("the trajectory viewer is off on this server: start it with --api-key (each key sees its own "
              "episodes) or --trajectory-routes (TRACEFIX_TRAJECTORY_ROUTES=1), or run 'tracefix view' where the "
              "trajectory store lives")
@@ -37,6 +43,11 @@ def _docs_assets() -> Path:
     import fastapi_offline
 
     return Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
+def _docs_policy(response: HTMLResponse) -> HTMLResponse:
+    response.headers["content-security-policy"] = _DOCS_CSP
+    return response
 
 
 def add_pages(app: FastAPI, *, recorder: Any, keys: ApiKeys, viewer_enabled: bool, description: str,
@@ -52,18 +63,19 @@ def add_pages(app: FastAPI, *, recorder: Any, keys: ApiKeys, viewer_enabled: boo
     @app.get("/docs", include_in_schema=False)
     def swagger(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - API docs",
+        return _docs_policy(get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - API docs",
                                    swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
                                    swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
-                                   oauth2_redirect_url=None)
+                                   oauth2_redirect_url=None))
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - API reference",
+        return _docs_policy(get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - API reference",
                               redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
-                              redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png", with_google_fonts=False)
+                              redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+                                           with_google_fonts=False))
 
     @app.get("/", include_in_schema=False)
     def landing(request: Request) -> HTMLResponse:
