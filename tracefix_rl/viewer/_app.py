@@ -4,6 +4,8 @@ Routes (relative to where the app is mounted):
 
 * ``GET /``: the episode list (filters, sort, pages; see :func:`parse_list_query`);
 * ``GET /episodes/{id}``: one episode (header, charts, timeline, every step);
+* ``GET /episodes/{id}/steps/{n}/observation``: the observation the agent saw at step ``n``, as
+  the store kept it (``get_observation``; the episode page loads it when a step's box is opened);
 * ``POST /api/episodes/{id}/replay``: verified replay as JSON (``verified``, ``summary``,
   ``first_divergence``, ``diff``); needs the ``X-Requested-With: tracefix-viewer`` header,
   which a cross-site form cannot send;
@@ -234,6 +236,26 @@ def create_viewer_app(store: TrajectoryStore | Callable[[], TrajectoryStore | No
         view = await run_in_threadpool(episode_view, record)
         return page(request, "episode.html", ep=view)
 
+    def observation(episode_id: str, step: int, owner: str | None) -> dict[str, Any]:
+        if not _EPISODE_ID.match(episode_id):
+            raise ViewerError(400, "episode id: 1-128 letters, digits and ._:@-")
+        st = get_store()
+        if not st.has_episode(episode_id) or (owner is not None and st.episode_owner(episode_id) != owner):
+            raise ViewerError(404, f"no recorded episode {episode_id!r}" + (" for this client" if owner else ""))
+        try:
+            return st.get_observation(episode_id, step).model_dump(mode="json")
+        except TraceFixError as exc:
+            raise ViewerError(404, str(exc)) from None
+
+    async def observation_page(request: Request) -> Response:
+        owner = owner_of(request)
+        raw = request.path_params["step"]
+        if not raw.isdigit() or int(raw) > 10**6:
+            raise ViewerError(400, f"step: a whole number, got {raw[:20]!r}")
+        obs = await run_in_threadpool(observation, request.path_params["episode_id"], int(raw), owner)
+        code = sorted((int(k), str(v)) for k, v in (obs.get("code_dict") or {}).items())
+        return page(request, "observation.html", o=obs, code=code)
+
     async def replay_api(request: Request) -> Response:
         try:
             owner = owner_of(request)
@@ -311,6 +333,7 @@ def create_viewer_app(store: TrajectoryStore | Callable[[], TrajectoryStore | No
     routes = [
         Route("/", list_page, name="list"),
         Route("/episodes/{episode_id}", episode_page, name="episode"),
+        Route("/episodes/{episode_id}/steps/{step}/observation", observation_page, name="observation"),
         Route("/api/episodes/{episode_id}/replay", replay_api, methods=["POST"], name="replay"),
         Route("/tasks", tasks_page, name="tasks"),
         Route("/tasks/{name}", task_page, name="task"),

@@ -1,5 +1,6 @@
 // TraceFix-RL trajectory viewer: the verify-replay button and the compare picker.
-// Text from the server is only ever put into the page with textContent (never innerHTML).
+// Text from the server is put into the page with textContent; the one exception is a step's
+// observation, an HTML fragment the server rendered with autoescaping (parsed inertly, no scripts).
 "use strict";
 
 function el(tag, cls, text) {
@@ -82,7 +83,27 @@ function setupCompare() {
   update();
 }
 
+function setupObservations() {
+  for (const box of document.querySelectorAll("details.observation.lazy")) {
+    box.addEventListener("toggle", async () => {
+      if (!box.open || box.dataset.loaded) return;
+      box.dataset.loaded = "1";
+      const body = box.querySelector(".obs-body");
+      try {
+        const response = await fetch(box.dataset.src, {credentials: "same-origin"});
+        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+        const part = doc.querySelector(".observation-text") || doc.querySelector("#error-message");
+        body.replaceChildren(part ? document.adoptNode(part) : el("p", "action-error", "HTTP " + response.status));
+      } catch (e) {
+        box.dataset.loaded = "";
+        body.replaceChildren(el("p", "action-error", "could not load the observation: " + e));
+      }
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setupObservations();
   setupVerify();
   setupCompare();
 });
