@@ -13,6 +13,9 @@ Environment variables:
 
 stdout carries exactly the [START] / [STEP] / [END] lines (see ``tracefix_rl.agents.llm``);
 diagnostics go to stderr. The agent loop lives in :mod:`tracefix_rl.agents.llm`.
+
+This script keeps the original contract (three graded tasks, one after another). To score a
+model on any task set, with samples, workers, resume and a report, use ``tracefix eval``.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
 BENCHES = ["env", "trace", "trajectory", "sandbox", "fairness", "memory", "server", "recording", "fuzz", "soak",
-           "task_build", "viewer"]
+           "task_build", "eval", "viewer"]
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
@@ -184,6 +184,11 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one sectio
     if sk:
         h["soak"] = {k: v for k, v in sk["summary"].items() if k not in ("rss_samples", "error_examples")}
         h["soak"]["per_action"] = sk["rows"]
+    ev = data.get("eval")
+    if ev:
+        h["eval_episodes_per_minute"] = [
+            {k: r[k] for k in ("agent", "workers", "episodes", "episodes_per_minute", "ratio_vs_1_worker")}
+            for r in ev["rows"]]
     vw = data.get("viewer")
     if vw:
         h["viewer"] = {"rows": vw["rows"], "big_store_episodes": vw["big_store_episodes"],
@@ -433,6 +438,10 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
         lines.append(f"| {r['callers']} callers back to back: worst wait for a worker | {_ms(r['worst_wait_ms'])} | "
                      f"{_x(r['worst_wait_x_median_job'])} a median job; runs per caller "
                      f"{r['min_runs_per_caller']}-{r['max_runs_per_caller']} |")
+    for r in h.get("eval_episodes_per_minute", []):
+        ratio = f"{r['ratio_vs_1_worker']:.2f}× 1 worker" if r["ratio_vs_1_worker"] is not None else "–"
+        lines.append(f"| `tracefix eval` episodes, {r['agent']}, {r['workers']} worker{'s' if r['workers'] > 1 else ''} "
+                     f"({r['episodes']} episodes) | {r['episodes_per_minute']:,.0f} / min | {ratio} |")
     mem = h.get("memory_per_idle_session_mb")
     if mem:
         lines.append(f"| memory per idle WebSocket session ({mem['sessions']} sessions) | "

@@ -65,6 +65,10 @@ def test_run_all_quick_reports_every_figure(tmp_path):
 
     assert _num(h["recording_cost"][0]["recording_cost_pct"])
 
+    rates = {(r["agent"], r["workers"]): r for r in h["eval_episodes_per_minute"]}
+    assert {w for a, w in rates if a == "scripted model"} == {1, 2, 4}
+    assert all(_num(r["episodes_per_minute"]) for r in rates.values())
+
     assert len(report["targets"]) == 21
     for t in report["targets"]:
         assert _num(t["measured"]) and isinstance(t["met"], bool)

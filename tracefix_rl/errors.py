@@ -16,8 +16,9 @@ below are for API misuse and broken infrastructure only::
     ├── SandboxError
     │   └── SandboxStartError
     ├── TraceError
-    └── TrajectoryError
-        └── ReplayError
+    ├── TrajectoryError
+    │   └── ReplayError
+    └── EvaluationError
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "EpisodeError",
     "EpisodeIdInUseError",
+    "EvaluationError",
     "ReplayError",
     "ResetArgumentError",
     "ResetNeededError",
@@ -104,3 +106,8 @@ class TrajectoryError(TraceFixError):
 
 class ReplayError(TrajectoryError):
     """A recorded episode cannot be replayed (missing, or built by an incompatible version)."""
+
+
+class EvaluationError(TraceFixError):
+    """An evaluation cannot run as asked (an output directory in the way, a resume that does
+    not match the earlier run, unreadable results)."""

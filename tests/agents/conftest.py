@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _live_server import live_server
-from scripted_model_server import ScriptedModelServer
+from scripted_model_server import model_server  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="session")
@@ -12,12 +12,3 @@ def env_server(tmp_path_factory):
     """A real TraceFix-RL server on a free loopback port."""
     with live_server(tmp_path_factory.mktemp("agent-env")) as srv:
         yield srv
-
-
-@pytest.fixture(scope="session")
-def model_server():
-    """The scripted model server (real HTTP on loopback)."""
-    srv = ScriptedModelServer(0).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()

@@ -12,6 +12,11 @@ The behaviour is chosen by the request's ``model`` name:
 * ``scripted-garbage``: prose first, then JSON that violates the action schema; never a valid
   action (exercises the parse-error kill switch and the schema-error feedback).
 * ``scripted-loop``: VIEW_CODE forever (exercises the loop kill switch).
+* ``scripted-tiered``: decides per episode from the task's tier, so an evaluation's resolved
+  rates and pass@k are known in advance: ``easy`` tasks are fixed (as ``scripted-fix``),
+  ``hard`` ones are submitted unchanged, and of the episodes of a ``medium`` task the 1st,
+  3rd, 5th, ... to start are fixed and the others submitted unchanged. Episodes are counted
+  per task and per model name, so ``scripted-tiered:<anything>`` starts a fresh count.
 
 ``GET /log`` returns every request received (model, whether ``response_format`` was sent, the
 last user message), so tests can check what the agent told the model.
@@ -29,7 +34,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 _TASK_RE = re.compile(r"^task: (\S+) \(", re.M)
+_TIER_RE = re.compile(r"^task: (\S+) \((\w+)\)", re.M)
+_FIRST_STEP_RE = re.compile(r"^step 0, ", re.M)
 _LINE_RE = re.compile(r"^\s*(\d+) \| (.*)$")
 
 
@@ -64,8 +73,22 @@ def fix_policy(user: str) -> dict[str, Any]:
             "action_type": "RUN_TESTS"}
 
 
-def reply_for(model: str, user: str, turn: int) -> str:
-    """The assistant message content for ``model`` (see the module docstring)."""
+def tiered_policy(user: str, episode: int) -> dict[str, Any]:
+    """``scripted-tiered``: at an episode's first step, fix or give up by tier and by the task's
+    episode number (from 0); an episode that did not give up goes on as ``scripted-fix``."""
+    m = _TIER_RE.search(user)
+    tier = m.group(2) if m else "hard"
+    give_up = tier == "hard" or (tier == "medium" and episode % 2 == 1)
+    if give_up and _FIRST_STEP_RE.search(user):
+        return {"thought": "Give up: submit the program as it is.", "action_type": "SUBMIT"}
+    return fix_policy(user)
+
+
+def reply_for(model: str, user: str, turn: int, episode: int = 0) -> str:
+    """The assistant message content for ``model`` (see the module docstring); ``episode`` is
+    the number of earlier episodes of this task for this model name."""
+    if model.split(":", 1)[0] == "scripted-tiered":
+        return json.dumps(tiered_policy(user, episode))
     if model == "scripted-fix":
         return json.dumps(fix_policy(user))
     if model == "scripted-fenced":
@@ -108,11 +131,16 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model", ""))
         users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
         user = users[-1] if users else ""
+        task = _TASK_RE.search(user)
         with self.server.lock:
             turn = sum(1 for r in self.server.requests if r["model"] == model)
             self.server.requests.append({"model": model, "structured": "response_format" in body,
                                          "user": user, "auth": self.headers.get("authorization", "")})
-        content = reply_for(model, user, turn)
+            key = (model, task.group(1) if task else "")
+            if _FIRST_STEP_RE.search(user):
+                self.server.episodes[key] = self.server.episodes.get(key, 0) + 1
+            episode = self.server.episodes.get(key, 1) - 1
+        content = reply_for(model, user, turn, episode)
         self._send(200, {
             "id": f"chatcmpl-scripted-{turn}", "object": "chat.completion", "created": int(time.time()),
             "model": model,
@@ -132,6 +160,8 @@ class ScriptedModelServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
+        self.episodes: dict[tuple[str, str], int] = {}
+        """(model, task) -> episodes started (first request of an episode: its step 0)."""
 
     @property
     def base_url(self) -> str:
@@ -142,6 +172,15 @@ class ScriptedModelServer(ThreadingHTTPServer):
         """Serve from a daemon thread and return self."""
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    """The scripted model server (real HTTP on loopback), for the test suites that import it."""
+    srv = ScriptedModelServer(0).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
 
 
 if __name__ == "__main__":

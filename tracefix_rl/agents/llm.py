@@ -17,9 +17,11 @@ Contract (the hackathon's, see ``seed-projects.md`` §5):
   to the model as ``PARSE_ERROR: ...`` (with the schema violation) and asked again; it costs no
   environment step.
 * Kill switches end the episode with a SUBMIT (so it is graded, recorded and scored by the
-  environment): ``max_parse_errors`` consecutive unusable replies, or the same action (type and
-  arguments) chosen ``max_repeats`` times in a row on unchanged code. Different edits of the same
-  type are not a loop.
+  environment): ``max_parse_errors`` consecutive unusable replies (``kill_model_errors`` when
+  every one of them was a failed call to the endpoint rather than a reply that did not parse),
+  or the same action (type and arguments) chosen ``max_repeats`` times in a row on unchanged
+  code. Different edits of the same type are not a loop. The last step of ``max_steps`` is a
+  SUBMIT (``step_budget``).
 * A global deadline (default 17 min, under the 20 min limit) stops model calls: the current
   episode is submitted and the remaining tasks are reset and submitted without model calls.
 * ``success`` is the environment's ``resolved`` flag: the episode ended with every FAIL_TO_PASS and
@@ -48,6 +50,7 @@ __all__ = [
     "SYSTEM_PROMPT",
     "AgentConfig",
     "EpisodeSummary",
+    "ModelCallError",
     "ModelParseError",
     "ask_model",
     "extract_json",
@@ -98,6 +101,10 @@ class ModelParseError(Exception):
         self.raw_response = raw_response
 
 
+class ModelCallError(ModelParseError):
+    """The endpoint gave no reply at all (connection, HTTP or timeout error): not a parse error."""
+
+
 @dataclass
 class AgentConfig:
     """Settings of the agent loop (``inference.py`` fills these from environment variables)."""
@@ -108,6 +115,7 @@ class AgentConfig:
     """Steps per episode; the last one is always a SUBMIT."""
     temperature: float = 0.0
     max_tokens: int | None = 1024
+    top_p: float | None = None
     max_parse_errors: int = 3
     """Consecutive unusable replies before the parse-error kill switch."""
     max_repeats: int = 3
@@ -135,9 +143,18 @@ class EpisodeSummary:
     score: float = SCORE_MIN
     rewards: list[float] = field(default_factory=list)
     end: str = "error"
-    """``submitted``, ``step_budget``, ``kill_parse_errors``, ``kill_loop``, ``deadline`` or ``error``."""
+    """``submitted``, ``step_budget``, ``kill_parse_errors``, ``kill_model_errors``, ``kill_loop``,
+    ``deadline`` or ``error``."""
     model_calls: int = 0
     parse_errors: int = 0
+    model_errors: int = 0
+    """Model calls that got no reply (counted in ``parse_errors`` too)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    """Token usage as the endpoint reported it (0 when it reports none)."""
+    error: str | None = None
+    """The last thing that went wrong: the exception that ended the episode (``end`` is
+    ``error``), else the last unusable model reply's parse error, if any."""
 
 
 # -- the three stdout lines ---------------------------------------------------------------------
@@ -231,19 +248,32 @@ def _validate(data: Any, raw: str) -> CodeAction:
         raise ModelParseError(_schema_error(exc), raw) from None
 
 
-def ask_model(client: Any, cfg: AgentConfig, messages: list[dict[str, str]]) -> tuple[CodeAction, str]:
+def _count_usage(summary: EpisodeSummary | None, completion: Any) -> None:
+    usage = getattr(completion, "usage", None)
+    if summary is not None and usage is not None:
+        summary.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+        summary.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+
+
+def ask_model(client: Any, cfg: AgentConfig, messages: list[dict[str, str]], *,
+              usage: EpisodeSummary | None = None) -> tuple[CodeAction, str]:
     """One action from the model: structured output first, then plain completion + JSON extraction.
 
     Returns the action and the reply text to keep in the history. Raises
-    :class:`ModelParseError` if neither path yields a valid action.
+    :class:`ModelParseError` if neither path yields a valid action, :class:`ModelCallError`
+    (a subclass) if the endpoint did not reply at all. The token usage of every completion is
+    added to ``usage`` when given.
     """
     common: dict[str, Any] = {"model": cfg.model_name, "messages": messages, "temperature": cfg.temperature}
     if cfg.max_tokens:
         common["max_tokens"] = cfg.max_tokens
+    if cfg.top_p is not None:
+        common["top_p"] = cfg.top_p
     first_error = ""
     try:
         parse = getattr(client.chat.completions, "parse", None) or client.beta.chat.completions.parse
         completion = parse(response_format=CodeAction, **common)
+        _count_usage(usage, completion)
         message = completion.choices[0].message
         if getattr(message, "refusal", None):
             raise ModelParseError(f"model refusal: {message.refusal}", str(message.refusal))
@@ -258,9 +288,10 @@ def ask_model(client: Any, cfg: AgentConfig, messages: list[dict[str, str]]) -> 
         first_error = _one_line(str(exc))[:300]
     try:
         completion = client.chat.completions.create(stream=False, **common)
+        _count_usage(usage, completion)
         raw = (completion.choices[0].message.content or "").strip()
     except Exception as exc:
-        raise ModelParseError(f"model call failed: {first_error} | fallback: {_one_line(str(exc))[:300]}") from exc
+        raise ModelCallError(f"model call failed: {first_error} | fallback: {_one_line(str(exc))[:300]}") from exc
     action = parse_action(raw)
     return action, action.model_dump_json(exclude_none=True)
 
@@ -305,18 +336,23 @@ def _action_key(action: CodeAction) -> str:
     return json.dumps(action.model_dump(exclude={"thought"}), sort_keys=True)
 
 
-def _log(msg: str) -> None:
+def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline: float,
-                out: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> EpisodeSummary:
+                out: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
+                reset_options: dict[str, Any] | None = None,
+                log: Callable[[str], None] | None = None) -> EpisodeSummary:
     """Run one task on ``env`` (a synchronous OpenEnv client) and print its three line types.
 
+    ``reset_options`` are passed to ``env.reset`` besides the task (``variant``, ``task_pack``,
+    ``episode_id``, ``seed``); ``log`` receives the diagnostics (default: stderr).
     Never raises for model or environment failures: they end the episode, and ``[END]`` is
     printed in every case.
     """
     out = out or sys.stdout
+    _log = log or _stderr
     summary = EpisodeSummary(task=task)
     started = False
 
@@ -329,13 +365,14 @@ def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline:
             reset_kwargs["difficulty"] = cfg.difficulty
         if cfg.seed is not None:
             reset_kwargs["seed"] = cfg.seed
+        reset_kwargs.update(reset_options or {})
         result = env.reset(**reset_kwargs)
         emit(format_start(task, cfg.benchmark, cfg.model_name))
         started = True
         obs = result.observation
         history: list[dict[str, str]] = []
         feedback: str | None = None
-        parse_errors = 0
+        parse_errors = call_errors = 0
         last_key: tuple[str, str] | None = None
         repeats = 0
         forced: CodeAction | None = None
@@ -347,7 +384,7 @@ def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline:
             if forced is None and clock() >= deadline:
                 forced, kill = CodeAction(thought="Global deadline reached.", action_type="SUBMIT"), "deadline"
             if forced is None and step == cfg.max_steps:
-                forced = CodeAction(thought="Last step of the budget.", action_type="SUBMIT")
+                forced, kill = CodeAction(thought="Last step of the budget.", action_type="SUBMIT"), "step_budget"
             action = forced
             while action is None:
                 user = observation_text(obs, cfg)
@@ -357,20 +394,24 @@ def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline:
                             {"role": "user", "content": user}]
                 summary.model_calls += 1
                 try:
-                    action, reply = ask_model(client, cfg, messages)
+                    action, reply = ask_model(client, cfg, messages, usage=summary)
                 except ModelParseError as exc:
                     parse_errors += 1
                     summary.parse_errors += 1
+                    summary.error = str(exc)[:1000]
+                    if isinstance(exc, ModelCallError):
+                        call_errors += 1
+                        summary.model_errors += 1
                     _log(f"[{task}] parse error {parse_errors}/{cfg.max_parse_errors}: {exc}")
                     feedback = parse_error_feedback(exc)
                     if parse_errors >= cfg.max_parse_errors:
-                        kill = "kill_parse_errors"
+                        kill = "kill_model_errors" if call_errors == parse_errors else "kill_parse_errors"
                         action = CodeAction(thought="Kill switch: repeated parse errors.", action_type="SUBMIT")
                     elif clock() >= deadline:
                         kill = "deadline"
                         action = CodeAction(thought="Global deadline reached.", action_type="SUBMIT")
                     continue
-                parse_errors = 0
+                parse_errors = call_errors = 0
                 feedback = None
                 history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
                 if cfg.show_thought:
@@ -404,6 +445,7 @@ def run_episode(env: Any, client: Any, task: str, cfg: AgentConfig, *, deadline:
     except Exception as exc:  # the [END] line must come out whatever happened
         _log(f"[{task}] episode failed: {type(exc).__name__}: {exc}")
         summary.end, summary.success = "error", False
+        summary.error = f"{type(exc).__name__}: {exc}"
         summary.score = clamp_score(summary.score)
     finally:
         if not started:
@@ -420,5 +462,5 @@ def run_tasks(env: Any, client: Any, tasks: Sequence[str], cfg: AgentConfig, *, 
     for task in tasks:
         summaries.append(run_episode(env, client, task, cfg, deadline=deadline, out=out, clock=clock))
         s = summaries[-1]
-        _log(f"[{task}] end={s.end} score={s.score:.2f} steps={s.steps} model_calls={s.model_calls}")
+        _stderr(f"[{task}] end={s.end} score={s.score:.2f} steps={s.steps} model_calls={s.model_calls}")
     return summaries
