@@ -15,7 +15,7 @@ from tracefix_rl.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-from _live_server import free_port  # noqa: E402
+from _live_server import free_port, stop  # noqa: E402
 
 
 def test_help_names_the_defaults_and_a_missing_store_is_a_clear_error(tmp_path):
@@ -50,8 +50,7 @@ def test_it_serves_on_loopback_and_refuses_a_rebound_host_name(tmp_path):
         assert httpx.get(url, headers={"Host": f"evil.example:{port}"}).status_code == 400
         assert _listening_on(port) == {"127.0.0.1"}
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def _listening_on(port: int) -> set[str]:

@@ -1,9 +1,8 @@
-"""Real episodes recorded into a real SQLite store for the viewer's tests and benchmark."""
+"""Real episodes recorded into a real SQLite store for the viewer's tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tracefix_rl.agents import oracle_actions
 from tracefix_rl.config import EnvConfig
@@ -46,24 +45,6 @@ def hostile_episode(rec: SQLiteRecorder) -> str:
     block = f"def binary_search(arr, target):\n    print({XSS!r})\n    return {XSS!r}"
     env.step(CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=1, new_code_block=block, thought=XSS))
     env.step(CodeAction(action_type="RUN_TESTS", thought=XSS))
-    return str(env.state.episode_id)
-
-
-def long_episode(rec: SQLiteRecorder, steps: int = 200) -> str:
-    """``steps`` steps of viewing, running tests, editing and undoing (the render benchmark's episode)."""
-    env = TraceFixEnvironment(EnvConfig(max_steps=steps + 1), recorder=rec)
-    env.reset(task_name=TASK, seed=3)
-    cycle: list[dict[str, Any]] = [
-        {"action_type": "VIEW_CODE", "thought": "look at the loop bounds"},
-        {"action_type": "RUN_TESTS", "thought": "which tests fail now?"},
-        {"action_type": "REPLACE_LINES", "start_line": 3, "end_line": 3, "new_code_block": "right = len(arr) - 1",
-         "thought": "right must be the last index"},
-        {"action_type": "RUN_TESTS"},
-        {"action_type": "UNDO_EDIT", "thought": "try the trace first"},
-        {"action_type": "TRACE"},
-    ]
-    for i in range(steps):
-        env.step(CodeAction(**cycle[i % len(cycle)]))
     return str(env.state.episode_id)
 
 

@@ -23,7 +23,7 @@ for p in (ROOT, HERE, HERE.parent):
         sys.path.insert(0, str(p))
 
 from _episodes import make_store, oracle_episode  # noqa: E402
-from _live_server import free_port  # noqa: E402
+from _live_server import free_port, stop  # noqa: E402
 
 #: The browser the tests drive: Debian's package (never a downloaded build).
 CHROMIUM = os.environ.get("TRACEFIX_CHROMIUM", "/usr/bin/chromium")
@@ -91,12 +91,7 @@ def view_url(recorded, tmp_path_factory) -> Iterator[str]:
         _wait_http(url + "/", proc, log)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 def _browser_or_skip() -> str:
