@@ -52,11 +52,11 @@ CYCLE: list[dict[str, Any]] = [
 
 def record_episode(rec: Any, steps: int, seed: int) -> str:
     """One episode of ``steps`` steps of :data:`CYCLE`, recorded into ``rec``."""
-    from tracefix_rl.config import EnvConfig
-    from tracefix_rl.env import TraceFixEnvironment
-    from tracefix_rl.models import CodeAction
+    from tracefix_rl.core.config import EnvConfig
+    from tracefix_rl.core.models import CodeAction
+    from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
-    env = TraceFixEnvironment(EnvConfig(max_steps=steps + 1), recorder=rec)
+    env = RecordEpisodes(TraceFixEnvironment(EnvConfig(max_steps=steps + 1)), rec)
     env.reset(task_name=TASK, seed=seed)
     for i in range(steps):
         env.step(CodeAction(**CYCLE[i % len(CYCLE)]))
@@ -65,8 +65,8 @@ def record_episode(rec: Any, steps: int, seed: int) -> str:
 
 def fill_store(path: Path, n: int) -> None:
     """``n`` finished episodes with varied tasks, tiers, scores, agents and start times."""
-    from tracefix_rl.tasks import list_tasks
-    from tracefix_rl.trajectory import TrajectoryStore
+    from tracefix_rl.data.tasks import list_tasks
+    from tracefix_rl.data.trajectories import TrajectoryStore
 
     TrajectoryStore(path).close()  # the schema, indexes included
     tasks = [(t.name, t.difficulty) for t in list_tasks()]
@@ -146,7 +146,7 @@ def main() -> None:
 
     import httpx
 
-    from tracefix_rl.trajectory import SQLiteRecorder, TrajectoryStore
+    from tracefix_rl.data.trajectories import SQLiteRecorder, TrajectoryStore
     from tracefix_rl.viewer import create_viewer_app
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-viewer-"))

@@ -25,28 +25,28 @@ def record(db: Path) -> str:
     """Episodes of several kinds; returns the id of the oracle's binary-search fix."""
     from tracefix_rl.agents import oracle_actions
     from tracefix_rl.agents.random_policy import RandomPolicy
-    from tracefix_rl.config import EnvConfig
-    from tracefix_rl.env import TraceFixEnvironment
-    from tracefix_rl.models import CodeAction
-    from tracefix_rl.tasks import get_task
-    from tracefix_rl.trajectory import SQLiteRecorder
+    from tracefix_rl.core.config import EnvConfig
+    from tracefix_rl.core.models import CodeAction
+    from tracefix_rl.data.tasks import get_task
+    from tracefix_rl.data.trajectories import SQLiteRecorder
+    from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
     rec = SQLiteRecorder(db, agent="random-policy")
     for seed, task in enumerate(("factorial_off_by_one", "word_count_no_lower", "merge_intervals_missing_sort")):
-        env = TraceFixEnvironment(EnvConfig(max_steps=12), recorder=rec)
+        env = RecordEpisodes(TraceFixEnvironment(EnvConfig(max_steps=12)), rec)
         obs = env.reset(task_name=task, seed=seed)
         policy = RandomPolicy(seed, submit_prob=0.1)
         while not obs.done:
             obs = env.step(policy.act(obs))
     rec.agent = "submits-at-once"
-    env = TraceFixEnvironment(EnvConfig(max_steps=10), recorder=rec)
+    env = RecordEpisodes(TraceFixEnvironment(EnvConfig(max_steps=10)), rec)
     env.reset(task_name="caesar_cipher_no_wrap", seed=1)
     env.step(CodeAction(action_type="RUN_TESTS", thought="Two tests fail; submit anyway."))
     env.step(CodeAction(action_type="SUBMIT"))
     rec.agent = "oracle"
     fixed = ""
     for seed, task in enumerate(("lru_cache_wrong_eviction", "celsius_wrong_operator", "binary_search_off_by_one")):
-        env = TraceFixEnvironment(EnvConfig(max_steps=20), recorder=rec)
+        env = RecordEpisodes(TraceFixEnvironment(EnvConfig(max_steps=20)), rec)
         env.reset(task_name=task, seed=seed)
         for action in oracle_actions(get_task(task), trace=True):
             if env.step(action).done:
@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from tracefix_rl.trajectory import TrajectoryStore
+    from tracefix_rl.data.trajectories import TrajectoryStore
     from tracefix_rl.viewer import create_viewer_app
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,7 +27,7 @@ def test_help_names_the_defaults_and_a_missing_store_is_a_clear_error(tmp_path):
 
 
 def test_it_serves_on_loopback_and_refuses_a_rebound_host_name(tmp_path):
-    from tracefix_rl.trajectory import TrajectoryStore
+    from tracefix_rl.data.trajectories import TrajectoryStore
 
     db = tmp_path / "t.sqlite3"
     TrajectoryStore(db).close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ for p in (ROOT, HERE, HERE.parent):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from _episodes import make_store, oracle_episode  # noqa: E402
+from _episodes import TAMPERED_STEP, make_store, oracle_episode, tamper_edit  # noqa: E402
 from _live_server import free_port, stop  # noqa: E402
 
 #: The browser the tests drive: Debian's package (never a downloaded build).
@@ -31,25 +30,12 @@ CHROMIUM = os.environ.get("TRACEFIX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-default-apps", "--disable-extensions"]
-TAMPERED_STEP = 4
-
-
-def tamper_edit(db: Path, episode_id: str, step: int) -> None:
-    """Change the code block recorded for ``step`` (an attacker or a bad disk)."""
-    conn = sqlite3.connect(db)
-    with conn:
-        row = conn.execute("SELECT action FROM steps WHERE episode_id=? AND step=?", (episode_id, step)).fetchone()
-        assert row and '"new_code_block"' in row[0]
-        changed = row[0].replace("len(arr) - 1", "len(arr) - 2")
-        assert changed != row[0]
-        conn.execute("UPDATE steps SET action=? WHERE episode_id=? AND step=?", (changed, episode_id, step))
-    conn.close()
 
 
 @pytest.fixture(scope="session")
 def recorded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A store with an oracle fix, an unresolved submit, a hostile episode and a tampered fix."""
-    from tracefix_rl.trajectory import SQLiteRecorder
+    from tracefix_rl.data.trajectories import SQLiteRecorder
 
     db = tmp_path_factory.mktemp("viewer") / "trajectories.sqlite3"
     ids = make_store(db)
@@ -99,14 +85,15 @@ def _browser_or_skip() -> str:
         return CHROMIUM
     message = (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium) "
                "or set TRACEFIX_CHROMIUM")
-    if os.environ.get("CI"):
+    if os.environ.get("CI") or os.environ.get("TRACEFIX_REQUIRE_BROWSER") == "1":
         pytest.fail(message + " -- CI must run the browser tests", pytrace=False)
     pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """Headless Debian Chromium under Playwright (skipped locally without the binary, never in CI)."""
+    """Headless Debian Chromium under Playwright (skipped locally without the binary; a failure under
+    ``CI`` or ``TRACEFIX_REQUIRE_BROWSER=1``, which ``.ci/run`` sets)."""
     path = _browser_or_skip()
     from playwright.sync_api import sync_playwright
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from _episodes import XSS
-from conftest import TAMPERED_STEP
+from _episodes import TAMPERED_STEP, XSS
 
 
 def test_list_to_episode_to_step_shows_the_diff_and_the_failing_tests_values(view_url, recorded, page):

@@ -9,7 +9,7 @@ from _episodes import XSS
 from markupsafe import escape
 from starlette.testclient import TestClient
 
-from tracefix_rl.trajectory import TrajectoryStore
+from tracefix_rl.data.trajectories import TrajectoryStore
 from tracefix_rl.viewer import REPLAY_HEADER, create_viewer_app
 
 
@@ -65,7 +65,7 @@ def test_unknown_episodes_tasks_and_pages_are_404_pages(client):
 def test_compare_refuses_episodes_of_different_tasks(tmp_path, recorded):
     from _episodes import oracle_episode
 
-    from tracefix_rl.trajectory import SQLiteRecorder
+    from tracefix_rl.data.trajectories import SQLiteRecorder
 
     rec = SQLiteRecorder(tmp_path / "t.sqlite3")
     a, b = oracle_episode(rec), oracle_episode(rec, task="factorial_off_by_one")
@@ -96,7 +96,7 @@ def test_the_episode_page_shows_every_part_of_a_step(client, recorded):
 
 
 def test_the_list_pages_through_the_store(tmp_path):
-    from tracefix_rl.trajectory import SQLiteRecorder
+    from tracefix_rl.data.trajectories import SQLiteRecorder
 
     rec = SQLiteRecorder(tmp_path / "many.sqlite3")
     manifest = {"task_name": "t", "difficulty": "easy"}

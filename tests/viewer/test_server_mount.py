@@ -8,7 +8,7 @@ from _live_server import live_server
 
 from tracefix_rl import CodeAction
 from tracefix_rl.client import TraceFixRLEnv
-from tracefix_rl.tasks import get_task
+from tracefix_rl.data.tasks import get_task
 from tracefix_rl.viewer import REPLAY_HEADER
 
 

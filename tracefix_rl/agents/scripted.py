@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from tracefix_rl.models import CodeAction
-from tracefix_rl.tasks import Task
+from tracefix_rl.core.models import CodeAction
+from tracefix_rl.data.tasks import Task
 
 __all__ = ["fix_actions", "oracle_actions"]
 

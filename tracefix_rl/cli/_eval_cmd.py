@@ -76,7 +76,7 @@ def eval_command(  # noqa: C901 - one option group after another
     harness itself failed, 2 for bad options, 130 when interrupted (the report covers the
     episodes that finished; --resume continues).
     """
-    from tracefix_rl.errors import EvaluationError, TaskError
+    from tracefix_rl.core.errors import EvaluationError, TaskError
     from tracefix_rl.evaluation import (
         AGENT_KINDS,
         EvalOptions,

@@ -6,7 +6,7 @@ Register them in the main app with::
     app.add_typer(trajectories_app, name="trajectories")
 
 Every command reads the store at ``--db`` (default ``$TRACEFIX_DB`` or
-``~/.cache/tracefix-rl/trajectories.sqlite3``). Exit codes: 0 success / VERIFIED, 1 replay
+``./.tracefix/trajectories.sqlite3``). Exit codes: 0 success / VERIFIED, 1 replay
 divergence, 2 usage or data error (missing store, unknown episode, unreadable file).
 """
 
@@ -23,14 +23,12 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from tracefix_rl.cli._common import fail
-from tracefix_rl.errors import TraceFixError
+from tracefix_rl.cli._common import DB_HELP, fail
+from tracefix_rl.core.errors import TraceFixError
 
 __all__ = ["replay_command", "trajectories_app"]
 
 trajectories_app = typer.Typer(help="List, show, export and import recorded episodes.", no_args_is_help=True)
-
-_DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ~/.cache/tracefix-rl/trajectories.sqlite3)."
 
 
 class ExportFormat(StrEnum):
@@ -65,7 +63,7 @@ class OnConflict(StrEnum):
 
 
 def _db_path(db: Path | None, *, must_exist: bool = True) -> Path:
-    from tracefix_rl.trajectory import default_db_path
+    from tracefix_rl.data.trajectories import default_db_path
 
     path = db.expanduser() if db is not None else default_db_path()
     if must_exist and not path.exists():
@@ -74,7 +72,7 @@ def _db_path(db: Path | None, *, must_exist: bool = True) -> Path:
 
 
 def _store(db: Path | None, *, must_exist: bool = True) -> Any:
-    from tracefix_rl.trajectory import TrajectoryStore
+    from tracefix_rl.data.trajectories import TrajectoryStore
 
     try:
         return TrajectoryStore(_db_path(db, must_exist=must_exist))
@@ -100,7 +98,7 @@ def _when(ts: float | None) -> str:
 
 def replay_command(
     episode_id: Annotated[str | None, typer.Argument(help="Episode to replay (default: the latest).")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Replay from an exported JSONL/Parquet file instead.",
                                               exists=True, dir_okay=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -109,7 +107,8 @@ def replay_command(
 
     Prints VERIFIED, or the first divergent step with every field that differs (exit 1).
     """
-    from tracefix_rl.trajectory import read_records, replay, replay_record
+    from tracefix_rl.data.trajectories import read_records
+    from tracefix_rl.env.replay import replay, replay_record
 
     try:
         if file is not None:
@@ -143,7 +142,7 @@ def replay_command(
 
 @trajectories_app.command("list")
 def list_command(
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
     min_score: Annotated[float | None, typer.Option(help="Final score at least this.")] = None,
     max_score: Annotated[float | None, typer.Option(help="Final score at most this.")] = None,
@@ -173,7 +172,7 @@ def list_command(
 @trajectories_app.command("show")
 def show_command(
     episode_id: Annotated[str | None, typer.Argument(help="Episode (default: the latest).")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """Show one episode: manifest summary and the step timeline (with security flags)."""
@@ -210,7 +209,7 @@ def show_command(
 @trajectories_app.command("export")
 def export_command(
     out: Annotated[Path, typer.Argument(help="Output file (.jsonl or .parquet); a directory for mini-swe-agent.")],
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     format: Annotated[ExportFormat | None, typer.Option(
         "--format", help="jsonl | parquet: episode records (default: from the suffix); sft: chat rows for "
                          "fine-tuning (JSONL, or Parquet by suffix); mini-swe-agent: one .traj.json per episode")] = None,
@@ -241,7 +240,7 @@ def export_command(
     err = Console(stderr=True)
     try:
         if format in (ExportFormat.sft, ExportFormat.mini_swe_agent):
-            from tracefix_rl.trajectory._sft import export_mini_swe_agent, export_sft
+            from tracefix_rl.integrations.sft import export_mini_swe_agent, export_sft
 
             if format is ExportFormat.sft:
                 report = export_sft(store, out, style=style.value, resolved_only=resolved_only,
@@ -261,7 +260,7 @@ def export_command(
             if report.refused:
                 raise typer.Exit(1)
             return
-        from tracefix_rl.trajectory import export_episodes
+        from tracefix_rl.data.trajectories import export_episodes
 
         n = export_episodes(store, out, fmt=format.value if format else None, **filters)
     except (TraceFixError, OSError) as exc:
@@ -272,11 +271,11 @@ def export_command(
 @trajectories_app.command("import")
 def import_command(
     src: Annotated[Path, typer.Argument(help="Exported .jsonl or .parquet file.", exists=True, dir_okay=False)],
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     on_conflict: Annotated[OnConflict, typer.Option("--on-conflict", help="error | skip | replace")] = OnConflict.error,
 ) -> None:
     """Import exported episodes into the store."""
-    from tracefix_rl.trajectory import import_episodes
+    from tracefix_rl.data.trajectories import import_episodes
 
     store = _store(db, must_exist=False)
     try:

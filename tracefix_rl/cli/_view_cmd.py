@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tracefix_rl.cli._common import fail
+from tracefix_rl.cli._common import DB_HELP, fail
 
 __all__ = ["view_command"]
 
@@ -30,8 +30,7 @@ def _loopback(host: str) -> bool:
 
 
 def view_command(
-    db: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        help="Trajectory database (default: $TRACEFIX_DB or ~/.cache/tracefix-rl/trajectories.sqlite3).")] = None,
+    db: Annotated[Optional[Path], typer.Option(help=DB_HELP)] = None,  # noqa: UP045
     port: Annotated[int, typer.Option(help="Port to serve on.")] = DEFAULT_PORT,
     host: Annotated[str, typer.Option(help="Bind address. Anything but a loopback address shows every "
                                            "episode, reference solution included, to the network.")] = "127.0.0.1",
@@ -46,7 +45,7 @@ def view_command(
         from tracefix_rl.viewer import create_viewer_app
     except ImportError as exc:
         raise fail(f"the viewer needs the 'viewer' extra (pip install 'tracefix-rl[viewer]'): {exc}") from None
-    from tracefix_rl.trajectory import TrajectoryStore, default_db_path
+    from tracefix_rl.data.trajectories import TrajectoryStore, default_db_path
 
     path = db.expanduser() if db is not None else default_db_path()
     if not path.exists():

@@ -31,10 +31,10 @@ CONTAINER_PORT = 8000
 class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState]):
     """Async OpenEnv client for a TraceFix-RL server (``.sync()``, ``from_docker_image`` inherited).
 
-    ``step`` accepts a core :class:`~tracefix_rl.models.CodeAction`, a
+    ``step`` accepts a core :class:`~tracefix_rl.core.models.CodeAction`, a
     :class:`~tracefix_rl.server._wire.TraceFixAction` or a plain dict. Results carry a
     :class:`TraceFixObservation` whose ``code_dict`` has ``int`` keys and whose
-    ``test_results`` are :class:`~tracefix_rl.models.TestResult` models; ``final_score``,
+    ``test_results`` are :class:`~tracefix_rl.core.models.TestResult` models; ``final_score``,
     ``last_action_error`` and the test counts are typed fields.
     """
 

@@ -16,7 +16,7 @@ Routes (relative to where the app is mounted):
 
 Every page is server-rendered with autoescaping (program text, thoughts and test output are
 attacker-controlled) and sent with a Content-Security-Policy that allows only this origin's
-own script and styles. Handlers stay thin: queries live in :mod:`tracefix_rl.trajectory`,
+own script and styles. Handlers stay thin: queries live in :mod:`tracefix_rl.data.trajectories`,
 page content in :mod:`tracefix_rl.viewer._present`.
 """
 
@@ -39,9 +39,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from tracefix_rl.errors import TraceFixError
-from tracefix_rl.trajectory import EpisodeQuery, TrajectoryStore, episode_facets, query_episodes
-from tracefix_rl.trajectory._query import MAX_PER_PAGE, SORT_KEYS
+from tracefix_rl.core.errors import TraceFixError
+from tracefix_rl.data.trajectories import EpisodeQuery, TrajectoryStore, episode_facets, query_episodes
+from tracefix_rl.data.trajectories._query import MAX_PER_PAGE, SORT_KEYS
 from tracefix_rl.viewer._highlight import pygments_css
 from tracefix_rl.viewer._present import episode_view, format_time, task_view
 
@@ -272,7 +272,7 @@ def create_viewer_app(store: TrajectoryStore | Callable[[], TrajectoryStore | No
             return JSONResponse({"detail": "another replay is running; try again when it has finished"},
                                 status_code=429)
         async with gate:
-            from tracefix_rl.trajectory import replay_record
+            from tracefix_rl.env.replay import replay_record
 
             try:
                 report = await run_in_threadpool(replay_record, record)
@@ -284,7 +284,7 @@ def create_viewer_app(store: TrajectoryStore | Callable[[], TrajectoryStore | No
         return JSONResponse(data)
 
     def _load_task(name: str) -> Any:
-        from tracefix_rl.tasks import get_task
+        from tracefix_rl.data.tasks import get_task
 
         if not _TASK_NAME.match(name):
             raise ViewerError(400, "task name: letters, digits and ._-")
@@ -295,7 +295,7 @@ def create_viewer_app(store: TrajectoryStore | Callable[[], TrajectoryStore | No
 
     async def tasks_page(request: Request) -> Response:
         owner_of(request)
-        from tracefix_rl.tasks import list_tasks
+        from tracefix_rl.data.tasks import list_tasks
 
         return page(request, "tasks.html", tasks=list_tasks())
 

@@ -1,7 +1,7 @@
 """What the pages show, built from stored records: plain dataclasses the templates read.
 
 Nothing here replays or re-runs anything: every observation is the one the store kept
-(:meth:`~tracefix_rl.trajectory.TrajectoryStore.load_episode` carries each step's full
+(:meth:`~tracefix_rl.data.trajectories.TrajectoryStore.load_episode` carries each step's full
 observation). Text is kept as it is; the templates escape it (and the highlighted code and
 the charts arrive as escaped markup).
 """
@@ -180,7 +180,7 @@ def _test_row(t: Any) -> dict[str, str]:
 
 
 def task_view(task: Any) -> TaskView:
-    """The task page's content for a :class:`~tracefix_rl.tasks.Task`."""
+    """The task page's content for a :class:`~tracefix_rl.data.tasks.Task`."""
     import difflib
 
     fix = "\n".join(difflib.unified_diff(task.buggy.splitlines(), task.reference.splitlines(), "buggy",
