@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from tracefix_rl.core.models import CodeAction
 from tracefix_rl.evaluation._selection import EpisodeSpec
-from tracefix_rl.models import CodeAction
 
 __all__ = ["AGENT_KINDS", "AgentOutcome", "EvalAgent", "ModelAgent", "PolicyAgent", "make_policy_agent"]
 
@@ -187,7 +187,7 @@ def make_policy_agent(kind: str, *, max_steps: int = 50) -> PolicyAgent:
                            max_steps=max_steps, settings={"policy_seed": "seed * 1000003 + sample"})
     if kind == "oracle":
         from tracefix_rl.agents.scripted import oracle_actions
-        from tracefix_rl.tasks._pack import resolve_task
+        from tracefix_rl.data.tasks import resolve_task
 
         def oracle(spec: EpisodeSpec) -> Policy:
             task = resolve_task(spec.task.name, spec.task.pack, spec.task.variant)

@@ -47,11 +47,11 @@ class LocalSession:
     """A :class:`~tracefix_rl.env.TraceFixEnvironment` in this process, recording into ``recorder``."""
 
     def __init__(self, recorder: Any, *, max_steps: int | None = None) -> None:
-        from tracefix_rl.config import EnvConfig
-        from tracefix_rl.env import TraceFixEnvironment
+        from tracefix_rl.core.config import EnvConfig
+        from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
         config = EnvConfig(max_steps=max_steps) if max_steps else EnvConfig()
-        self.env = TraceFixEnvironment(config, recorder=recorder)
+        self.env = RecordEpisodes(TraceFixEnvironment(config), recorder)
 
     def reset(self, **kwargs: Any) -> _Result:
         obs = self.env.reset(**kwargs)
@@ -136,7 +136,7 @@ class RemoteSession:
     def finish(self, episode_id: str) -> None:
         import httpx
 
-        from tracefix_rl.trajectory._export import normalize_record
+        from tracefix_rl.data.trajectories._export import normalize_record
 
         try:
             key = os.environ.get("TRACEFIX_API_KEY", "").split(",")[0].strip()
@@ -146,6 +146,8 @@ class RemoteSession:
                 raise RuntimeError(f"GET /trajectories/{episode_id}: HTTP {reply.status_code} {reply.text[:200]}")
             record = normalize_record(reply.json())
             self._manifest = record.get("manifest") or {}
+            if not record.get("agent"):  # the server does not know who acted; this run does
+                record["agent"] = getattr(self.store, "agent", None)
             self.store.import_record(record, replace=True)
             self.copied += 1
         except Exception as exc:  # the episode's result stands; the copy is reported as missing
@@ -208,8 +210,9 @@ class Tap:
         return bool(self.observation is not None and self.observation.done)
 
 
-def recorder_at(path: Path) -> Any:
-    """The :class:`~tracefix_rl.trajectory.SQLiteRecorder` of ``DIR/trajectories.sqlite3``."""
-    from tracefix_rl.trajectory import SQLiteRecorder
+def recorder_at(path: Path, *, agent: str | None = None) -> Any:
+    """The :class:`~tracefix_rl.data.trajectories.SQLiteRecorder` of ``DIR/trajectories.sqlite3``;
+    ``agent`` labels every episode it stores (the trajectory viewer's agent filter)."""
+    from tracefix_rl.data.trajectories import SQLiteRecorder
 
-    return SQLiteRecorder(path)
+    return SQLiteRecorder(path, agent=agent)

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.errors import EvaluationError, ResetArgumentError, TaskError
+from tracefix_rl.core.errors import EvaluationError, ResetArgumentError, TaskError
 from tracefix_rl.evaluation._agents import AgentOutcome, EvalAgent
 from tracefix_rl.evaluation._envs import EnvFailure, LocalSession, RemoteSession, Session, Tap, recorder_at
 from tracefix_rl.evaluation._report import build_report, latest_rows, read_results
@@ -360,7 +360,9 @@ class EvalRunner:
         """
         finished = self._prepare()
         self._log = _Log(self.dir / "eval.log")
-        self._recorder = recorder_at(self.dir / "trajectories.sqlite3")
+        described = self.agent.describe()
+        self._recorder = recorder_at(self.dir / "trajectories.sqlite3",
+                                     agent=str(described.get("model") or described.get("kind") or "") or None)
         todo = [s for s in self.plan if s.key not in finished]
         self.progress = Progress(total=len(self.plan), skipped=len(self.plan) - len(todo))
         created = _now()
@@ -398,12 +400,12 @@ class EvalRunner:
 
     def identity(self, rows: Sequence[EpisodeResult]) -> dict[str, Any]:
         """Package, Python, sandbox and task identities of the run."""
-        from tracefix_rl import __version__
+        from tracefix_rl._version import __version__
 
         packs = sorted({t.pack for t in self.tasks if t.pack})
         sources = []
         for pack in packs:
-            from tracefix_rl.tasks._pack import open_pack
+            from tracefix_rl.data.tasks._pack import open_pack
 
             sources.append(open_pack(pack).identity)
         digest = hashlib.sha256("".join(f"{t.task_hash}:{t.variant};" for t in self.tasks).encode()).hexdigest()
