@@ -58,27 +58,39 @@ def test_the_servers_task_pages_never_show_the_solution(keyed):
 
 
 def test_without_a_key_the_viewer_follows_the_trajectory_routes_switch(tmp_path):
-    with live_server(tmp_path) as srv, httpx.Client(base_url=srv.url) as c:
-        r = c.get("/viewer/")
-        assert r.status_code == 403 and "--trajectory-routes" in r.text
-        landing = c.get("/")
-        assert landing.status_code == 200 and "--trajectory-routes" in landing.text
-        assert c.get("/web", follow_redirects=False).headers["location"] == "/"
+    from starlette.testclient import TestClient
+
+    from tracefix_rl.data.trajectories import SQLiteRecorder
+    from tracefix_rl.server.app import create_app
+
+    rec = SQLiteRecorder(tmp_path / "t.sqlite3")
+    try:
+        with TestClient(create_app(recorder=rec, trajectory_routes=False)) as c:
+            r = c.get("/viewer/")
+            assert r.status_code == 403 and "--trajectory-routes" in r.text
+            landing = c.get("/")
+            assert landing.status_code == 200 and "--trajectory-routes" in landing.text
+            assert c.get("/web", follow_redirects=False).headers["location"] == "/"
+        with TestClient(create_app(recorder=rec, trajectory_routes=True)) as c:
+            assert c.get("/viewer/").status_code == 200 and "--trajectory-routes" not in c.get("/").text
+    finally:
+        rec.close()
 
 
-def test_the_landing_page_and_the_api_docs_work_without_internet(tmp_path, page):
-    with live_server(tmp_path, "--trajectory-routes") as srv:
-        p = page.page
-        p.goto(srv.url + "/")
-        for link, target in (("#link-viewer", "/viewer/"), ("#link-docs", "/docs"), ("#link-health", "/health"),
-                             ("#link-tasks", "/tasks")):
-            assert p.locator(link).get_attribute("href") == target
-        p.locator("#link-docs").click()
-        p.locator(".swagger-ui .info .title").wait_for(timeout=30_000)
-        assert "TraceFix-RL" in p.locator(".swagger-ui .info .title").inner_text()
-        assert p.locator(".opblock-summary-path", has_text="/tasks").count() >= 1
-        p.goto(srv.url + "/redoc")
-        p.locator("h1", has_text="TraceFix-RL").first.wait_for(timeout=30_000)
-        p.goto(srv.url + "/")
-        p.locator("#link-viewer").click()
-        assert p.locator("#episode-count").inner_text() == "0"
+def test_the_landing_page_and_the_api_docs_work_without_internet(keyed, page):
+    srv, _ = keyed
+    p = page.page
+    p.goto(srv.url + "/")  # the landing page and the docs need no key
+    for link, target in (("#link-viewer", "/viewer/"), ("#link-docs", "/docs"), ("#link-health", "/health"),
+                         ("#link-tasks", "/tasks")):
+        assert p.locator(link).get_attribute("href") == target
+    p.locator("#link-docs").click()
+    p.locator(".swagger-ui .info .title").wait_for(timeout=30_000)
+    assert "TraceFix-RL" in p.locator(".swagger-ui .info .title").inner_text()
+    assert p.locator(".opblock-summary-path", has_text="/tasks").count() >= 1
+    p.goto(srv.url + "/redoc")
+    p.locator("h1", has_text="TraceFix-RL").first.wait_for(timeout=30_000)
+    page.context.set_extra_http_headers({"X-API-Key": "key-two"})  # a key that recorded nothing
+    p.goto(srv.url + "/")
+    p.locator("#link-viewer").click()
+    assert p.locator("#episode-count").inner_text() == "0"
