@@ -74,6 +74,16 @@ def test_facets_list_the_values_that_occur(store):
     assert episode_facets(store, owner="other") == {"tasks": ["t1"], "difficulties": ["medium"], "agents": ["m2"]}
 
 
+def test_a_task_filter_is_answered_from_the_task_index_not_from_resolveds(store):
+    from tracefix_rl.data.trajectories._query import _where
+
+    where, args = _where(EpisodeQuery(task="t1", resolved=True, agent="m1", min_score=0.5))
+    assert where == " WHERE task_name = ? AND +agent = ? AND +resolved = ? AND final_score >= ?"
+    plan = store._query("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM episodes" + where, tuple(args))
+    assert "episodes_by_task" in plan[0]["detail"]
+    assert ids(store, task="t1", resolved=True, agent="m2", min_score=0.5) == ["e"]
+
+
 @pytest.mark.parametrize(("kw", "field"), [({"sort": "rowid"}, "sort"), ({"page": 0}, "page"),
                                            ({"per_page": 501}, "per_page"), ({"min_score": float("nan")}, "min_score")])
 def test_invalid_queries_name_the_field(kw, field):

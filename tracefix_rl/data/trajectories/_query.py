@@ -82,18 +82,26 @@ class EpisodePage:
         return max(1, -(-self.total // self.query.per_page))
 
 
+# Equality filters from the most to the least selective: only the first one given is offered to
+# the planner's indexes (the others are written ``+column``, which no index serves), so a task
+# filter is not answered from the index of ``resolved``, a column of three values.
+_EQUALITIES = (("task_name", "task"), ("agent", "agent"), ("owner", "owner"), ("difficulty", "difficulty"),
+               ("resolved", "resolved"))
+
+
 def _where(query: EpisodeQuery) -> tuple[str, list[Any]]:
-    conds, args = [], []
-    for cond, value in (("owner = ?", query.owner), ("task_name = ?", query.task),
-                        ("difficulty = ?", query.difficulty), ("agent = ?", query.agent),
-                        ("final_score >= ?", query.min_score), ("final_score <= ?", query.max_score),
-                        ("start_time >= ?", query.since), ("start_time <= ?", query.until)):
+    conds: list[str] = []
+    args: list[Any] = []
+    for column, field_name in _EQUALITIES:
+        value = getattr(query, field_name)
         if value is not None:
+            conds.append(f"{'+' if conds else ''}{column} = ?")
+            args.append(int(value) if isinstance(value, bool) else value)
+    for cond, bound in (("final_score >= ?", query.min_score), ("final_score <= ?", query.max_score),
+                        ("start_time >= ?", query.since), ("start_time <= ?", query.until)):
+        if bound is not None:
             conds.append(cond)
-            args.append(value)
-    if query.resolved is not None:
-        conds.append("resolved = ?")
-        args.append(int(query.resolved))
+            args.append(bound)
     if query.flagged is not None:
         conds.append("flag_count > 0" if query.flagged else "flag_count = 0")
     return (" WHERE " + " AND ".join(conds)) if conds else "", args
@@ -122,10 +130,17 @@ def query_episodes(store: TrajectoryStore, query: EpisodeQuery) -> EpisodePage:
 
 def episode_facets(store: TrajectoryStore, *, owner: str | None = None) -> dict[str, list[str]]:
     """The values the list's filters can take: ``tasks``, ``difficulties`` and ``agents`` that occur
-    (in ``owner``'s episodes if given), each sorted. Each is read from its own index."""
+    (in ``owner``'s episodes if given), each sorted. Without an owner each is read from its own
+    index, one lookup per distinct value."""
     out: dict[str, list[str]] = {}
     for key, column in (("tasks", "task_name"), ("difficulties", "difficulty"), ("agents", "agent")):
-        mine = "owner = ? AND " if owner is not None else ""
-        sql = f"SELECT DISTINCT {column} AS v FROM episodes WHERE {mine}{column} IS NOT NULL"
-        out[key] = sorted(str(r["v"]) for r in store._query(sql, (owner,) if owner is not None else ()))
+        if owner is None:  # jump from one value to the next in the column's index: one lookup per value
+            sql = (f"WITH RECURSIVE seen(v) AS (SELECT MIN({column}) FROM episodes UNION ALL "
+                   f"SELECT (SELECT MIN({column}) FROM episodes WHERE {column} > seen.v) FROM seen "
+                   "WHERE seen.v IS NOT NULL) SELECT v FROM seen WHERE v IS NOT NULL")
+            rows = store._query(sql, ())
+        else:
+            rows = store._query(f"SELECT DISTINCT {column} AS v FROM episodes WHERE owner = ? AND {column} IS NOT NULL",
+                                (owner,))
+        out[key] = sorted(str(r["v"]) for r in rows)
     return out
