@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ for p in (ROOT, HERE, HERE.parent):
         sys.path.insert(0, str(p))
 
 from _episodes import TAMPERED_STEP, make_store, oracle_episode, tamper_edit  # noqa: E402
-from _live_server import free_port, stop  # noqa: E402
+from _live_server import free_port, stop, wait_ready  # noqa: E402
 
 #: The browser the tests drive: Debian's package (never a downloaded build).
 CHROMIUM = os.environ.get("TRACEFIX_CHROMIUM", "/usr/bin/chromium")
@@ -46,20 +45,9 @@ def recorded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     return db, ids
 
 
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer:\n{log.read_text()}")
-        time.sleep(0.2)
+def _answers(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.status == 200
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +62,7 @@ def view_url(recorded, tmp_path_factory) -> Iterator[str]:
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + "/", proc, log)
+        wait_ready(proc, log, lambda: _answers(url + "/"))
         yield url
     finally:
         stop(proc)

@@ -42,13 +42,18 @@ def test_list_to_episode_to_step_shows_the_diff_and_the_failing_tests_values(vie
     assert "exception IndexError" in p.locator("section#step-3 details.trace pre").first.inner_text()
 
 
+def _verify(p, url: str, verdict: str):
+    """Open the episode page at ``url``, press "Verify replay", wait for the ``verdict`` box."""
+    p.goto(url)
+    p.locator("#verify").click()
+    result = p.locator(f"#replay-result.{verdict}")
+    result.wait_for(timeout=60_000)
+    return result
+
+
 def test_verify_shows_verified_on_a_clean_episode(view_url, recorded, page):
     _, ids = recorded
-    p = page.page
-    p.goto(f"{view_url}/episodes/{ids['oracle']}")
-    p.locator("#verify").click()
-    result = p.locator("#replay-result.verified")
-    result.wait_for(timeout=60_000)
+    result = _verify(page.page, f"{view_url}/episodes/{ids['oracle']}", "verified")
     assert result.locator(".verdict").inner_text() == "VERIFIED"
     assert "6 of 6 steps" in result.inner_text()
 
@@ -56,10 +61,7 @@ def test_verify_shows_verified_on_a_clean_episode(view_url, recorded, page):
 def test_verify_shows_the_diverging_step_of_a_tampered_episode(view_url, recorded, page):
     _, ids = recorded
     p = page.page
-    p.goto(f"{view_url}/episodes/{ids['tampered']}")
-    p.locator("#verify").click()
-    result = p.locator("#replay-result.diverged")
-    result.wait_for(timeout=60_000)
+    result = _verify(p, f"{view_url}/episodes/{ids['tampered']}", "diverged")
     assert result.locator(".verdict").inner_text() == "DIVERGED"
     link = result.locator(f"a[href='#step-{TAMPERED_STEP}']")
     assert link.inner_text() == f"step {TAMPERED_STEP}"
