@@ -49,7 +49,7 @@ def runs(env_server, model_server) -> dict[str, Run]:
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out = {}
     for name, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=180)
+        stdout, stderr = proc.communicate(timeout=600)  # six runs at once on a loaded 2-core machine
         assert proc.returncode == 0, f"{name}: {stderr}"
         out[name] = Run(stdout, stderr)
     return out

@@ -40,8 +40,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tracefix_rl.core.errors import TraceFixError
-from tracefix_rl.data.trajectories import EpisodeQuery, TrajectoryStore, episode_facets, query_episodes
-from tracefix_rl.data.trajectories._query import MAX_PER_PAGE, SORT_KEYS
+from tracefix_rl.data.trajectories import (
+    MAX_PER_PAGE,
+    SORT_KEYS,
+    EpisodeQuery,
+    TrajectoryStore,
+    episode_facets,
+    query_episodes,
+)
 from tracefix_rl.viewer._highlight import pygments_css
 from tracefix_rl.viewer._present import episode_view, format_time, task_view
 
