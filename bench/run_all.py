@@ -34,7 +34,7 @@ DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
 BENCHES = ["env", "trace", "trajectory", "sandbox", "fairness", "memory", "server", "recording", "fuzz", "soak",
-           "task_build", "eval"]
+           "task_build", "eval", "viewer"]
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
@@ -189,6 +189,10 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one sectio
         h["eval_episodes_per_minute"] = [
             {k: r[k] for k in ("agent", "workers", "episodes", "episodes_per_minute", "ratio_vs_1_worker")}
             for r in ev["rows"]]
+    vw = data.get("viewer")
+    if vw:
+        h["viewer"] = {"rows": vw["rows"], "big_store_episodes": vw["big_store_episodes"],
+                       "episode_steps": vw["episode_steps"]}
     return h
 
 
@@ -250,6 +254,20 @@ def targets(h: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_target("fuzz: errors not naming the field or frame problem, malformed input accepted",
                            float(sum(fz.get(k) or 0 for k in ("ws_unnamed_errors", "http_unnamed_4xx",
                                                                "ws_accepted_malformed"))), 0.0, "<=", ""))
+    vw = h.get("viewer")
+    if vw:
+        pages = {r["case"]: r for r in vw["rows"]}
+        served = pages.get(f"episode page, {vw['episode_steps']} steps (HTTP)", {})
+        shown = pages.get(f"episode page, {vw['episode_steps']} steps, in Chromium (navigation -> load)")
+        out.append(_target(f"viewer: episode page of a {vw['episode_steps']}-step episode, served over HTTP",
+                           served.get("median_ms"), 1000.0, "<=", "ms",
+                           f"{served.get('ratio_vs_store_read', 0):.1f}x the store read alone"))
+        out.append(_target("viewer: the same page loaded in headless Chromium (navigation to load event)",
+                           shown["median_ms"] if shown else None, 1000.0, "<=", "ms",
+                           "" if shown else "None: no Chromium on this machine"))
+        lists = [r for r in vw["rows"] if r["case"].startswith("list,")]
+        out.append(_target(f"viewer: slowest episode-list page of {vw['big_store_episodes']:,} episodes",
+                           max((r["median_ms"] for r in lists), default=None), 1000.0, "<=", "ms"))
     sk = h.get("soak")
     if sk:
         out.append(_target(f"soak: errors and returned steps missing from the store ({sk['sessions']} sessions, "

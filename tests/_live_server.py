@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,23 +80,34 @@ def live_server(workdir: Path, *args: str, env: dict[str, str] | None = None, st
         proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log_file, stderr=subprocess.STDOUT)
     server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, db=db, proc=proc, log=log)
     try:
-        deadline = time.monotonic() + startup_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if server.get("/health") == {"status": "healthy"}:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become healthy:\n{log.read_text()}")
-            time.sleep(0.2)
+        wait_ready(proc, log, lambda: server.get("/health") == {"status": "healthy"}, startup_s)
         yield server
     finally:
-        proc.terminate()
+        stop(proc)
+
+
+def wait_ready(proc: subprocess.Popen, log: Path, ready: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll ``ready()`` until it is true; ``RuntimeError`` with the process's log if the process
+    exits first or ``timeout`` seconds pass (``OSError`` from ``ready`` counts as not yet)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            if ready():
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not ready after {timeout:.0f} s:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server process started by a test (killed if it does not exit in 10 s)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -69,7 +69,10 @@ def test_run_all_quick_reports_every_figure(tmp_path):
     assert {w for a, w in rates if a == "scripted model"} == {1, 2, 4}
     assert all(_num(r["episodes_per_minute"]) for r in rates.values())
 
-    assert len(report["targets"]) == 18
+    assert len(report["targets"]) == 21
     for t in report["targets"]:
         assert _num(t["measured"]) and isinstance(t["met"], bool)
         assert _num(t["ratio_to_target"]) or t["threshold"] == 0
+    viewer = {r["case"]: r for r in h["viewer"]["rows"]}
+    assert _num(viewer["episode page, 200 steps (HTTP)"]["ratio_vs_store_read"])
+    assert sum(case.startswith("list,") for case in viewer) == 5

@@ -98,6 +98,7 @@ def test_every_row_is_an_episode_recorded_in_the_run_database(tiered):
         episode = store.load_episode(row["episode_id"])
         assert episode["task_name"] == row["task"] and episode["final_score"] == row["final_score"]
         assert len(episode["steps"]) == row["steps"] and episode["seed"] == row["seed"]
+        assert episode["agent"] == "scripted-tiered:report"  # the viewer's agent filter
         assert row["model_calls"] >= 1 and row["prompt_tokens"] > 0
         if row["resolved"]:
             assert row["hidden_passed"] == row["hidden_total"] and row["visible_passed"] == row["visible_total"]
@@ -190,7 +191,8 @@ def test_against_a_server_every_episode_lands_in_the_run_database(model_server, 
     store = TrajectoryStore(tmp_path / "trajectories.sqlite3")
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     for row in rows:
-        assert store.load_episode(row["episode_id"])["final_score"] == row["final_score"]
+        episode = store.load_episode(row["episode_id"])
+        assert episode["final_score"] == row["final_score"] and episode["agent"] == "scripted-fix"
         assert row["isolation"] and row["task_hash"]
 
 

@@ -22,10 +22,13 @@ if TYPE_CHECKING:
     from tracefix_rl.data.tasks import TaskSource
     from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
-__all__ = ["TASK_PACK_HELP", "Col", "dropped_note", "fail", "fitted_table", "print_json", "read_text", "recorded_env", "task_source"]
+__all__ = ["DB_HELP", "TASK_PACK_HELP", "Col", "dropped_note", "fail", "fitted_table", "print_json", "read_text", "recorded_env", "task_source"]
 
 TASK_PACK_HELP = ("A task pack (.jsonl, .parquet or a directory, from 'tracefix tasks build' or 'tracefix tasks "
                   "import') instead of the built-in bank.")
+
+#: The ``--db`` option's help of every command that reads the trajectory store.
+DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ./.tracefix/trajectories.sqlite3)."
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

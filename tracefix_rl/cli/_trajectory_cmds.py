@@ -24,13 +24,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tracefix_rl.cli._common import Col, dropped_note, fail, fitted_table
+from tracefix_rl.cli._common import DB_HELP, Col, dropped_note, fail, fitted_table
 
 __all__ = ["replay_command", "trajectories_app"]
 
 trajectories_app = typer.Typer(help="List, show, export and import recorded episodes.", no_args_is_help=True)
-
-_DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ./.tracefix/trajectories.sqlite3)."
 
 
 class ExportFormat(StrEnum):
@@ -97,7 +95,7 @@ def _when(ts: float | None) -> str:
 
 def replay_command(
     episode_id: Annotated[str | None, typer.Argument(help="Episode to replay (default: the latest).")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Replay from an exported JSONL/Parquet file instead.",
                                               exists=True, dir_okay=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -138,7 +136,7 @@ def replay_command(
 
 @trajectories_app.command("list")
 def list_command(
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
     min_score: Annotated[float | None, typer.Option(help="Final score at least this.")] = None,
     max_score: Annotated[float | None, typer.Option(help="Final score at most this.")] = None,
@@ -172,7 +170,7 @@ def list_command(
 @trajectories_app.command("show")
 def show_command(
     episode_id: Annotated[str | None, typer.Argument(help="Episode (default: the latest).")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """Show one episode: manifest summary and the step timeline (with security flags)."""
@@ -205,7 +203,7 @@ def show_command(
 @trajectories_app.command("export")
 def export_command(
     out: Annotated[Path, typer.Argument(help="Output file (.jsonl or .parquet); a directory for mini-swe-agent.")],
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     format: Annotated[ExportFormat | None, typer.Option(
         "--format", help="jsonl | parquet: episode records (default: from the suffix); sft: chat rows for "
                          "fine-tuning (JSONL, or Parquet by suffix); mini-swe-agent: one .traj.json per episode")] = None,
@@ -264,7 +262,7 @@ def export_command(
 @trajectories_app.command("import")
 def import_command(
     src: Annotated[Path, typer.Argument(help="Exported .jsonl or .parquet file.", exists=True, dir_okay=False)],
-    db: Annotated[Path | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
     on_conflict: Annotated[OnConflict, typer.Option("--on-conflict", help="error | skip | replace")] = OnConflict.error,
 ) -> None:
     """Import exported episodes into the store."""

@@ -330,6 +330,7 @@ def _register_optional() -> None:
         ("tracefix_rl.cli._trace_cmds", "trace_command", "trace", "traces_app", "traces"),
         ("tracefix_rl.cli._trajectory_cmds", "replay_command", "replay", "trajectories_app", "trajectories"),
         ("tracefix_rl.cli._serve_cmd", "serve_command", "serve", None, None),
+        ("tracefix_rl.cli._view_cmd", "view_command", "view", None, None),
         ("tracefix_rl.cli._eval_cmd", "eval_command", "eval", None, None),
     ]
     for module_name, cmd, cmd_name, group, group_name in specs:

@@ -146,6 +146,8 @@ class RemoteSession:
                 raise RuntimeError(f"GET /trajectories/{episode_id}: HTTP {reply.status_code} {reply.text[:200]}")
             record = normalize_record(reply.json())
             self._manifest = record.get("manifest") or {}
+            if not record.get("agent"):  # the server does not know who acted; this run does
+                record["agent"] = getattr(self.store, "agent", None)
             self.store.import_record(record, replace=True)
             self.copied += 1
         except Exception as exc:  # the episode's result stands; the copy is reported as missing
@@ -208,8 +210,9 @@ class Tap:
         return bool(self.observation is not None and self.observation.done)
 
 
-def recorder_at(path: Path) -> Any:
-    """The :class:`~tracefix_rl.data.trajectories.SQLiteRecorder` of ``DIR/trajectories.sqlite3``."""
+def recorder_at(path: Path, *, agent: str | None = None) -> Any:
+    """The :class:`~tracefix_rl.data.trajectories.SQLiteRecorder` of ``DIR/trajectories.sqlite3``;
+    ``agent`` labels every episode it stores (the trajectory viewer's agent filter)."""
     from tracefix_rl.data.trajectories import SQLiteRecorder
 
-    return SQLiteRecorder(path)
+    return SQLiteRecorder(path, agent=agent)

@@ -360,7 +360,9 @@ class EvalRunner:
         """
         finished = self._prepare()
         self._log = _Log(self.dir / "eval.log")
-        self._recorder = recorder_at(self.dir / "trajectories.sqlite3")
+        described = self.agent.describe()
+        self._recorder = recorder_at(self.dir / "trajectories.sqlite3",
+                                     agent=str(described.get("model") or described.get("kind") or "") or None)
         todo = [s for s in self.plan if s.key not in finished]
         self.progress = Progress(total=len(self.plan), skipped=len(self.plan) - len(todo))
         created = _now()

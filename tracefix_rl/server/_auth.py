@@ -13,12 +13,22 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-__all__ = ["ANONYMOUS", "OPEN_PATHS", "UNAUTHORIZED", "ApiKeys"]
+__all__ = ["ANONYMOUS", "OPEN_PATHS", "OPEN_PREFIXES", "UNAUTHORIZED", "ApiKeys", "is_open"]
 
 ANONYMOUS = "anonymous"
 #: Routes that stay open when a key is required: static descriptions, never episode data.
-OPEN_PATHS = frozenset({"/health", "/metadata", "/schema", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+OPEN_PATHS = frozenset({"/", "/health", "/metadata", "/schema", "/openapi.json", "/docs", "/docs/oauth2-redirect",
                         "/redoc"})
+#: Path prefixes that stay open too: the files the pages above load (scripts, styles), never data.
+OPEN_PREFIXES = ("/docs-static/", "/viewer/static/")
+
+
+def is_open(path: str) -> bool:
+    """Whether ``path`` is served without a key (:data:`OPEN_PATHS`, or a static file under
+    :data:`OPEN_PREFIXES`; a path that climbs out with ``..`` is never open)."""
+    if path in OPEN_PATHS:
+        return True
+    return path.startswith(OPEN_PREFIXES) and ".." not in path and "\\" not in path
 
 
 class ApiKeys:

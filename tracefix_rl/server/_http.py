@@ -3,7 +3,7 @@
 In order, for each HTTP request:
 
 1. **API key.** When keys are configured, a request without a valid one gets 401 (except the
-   static :data:`~tracefix_rl.server._auth.OPEN_PATHS`).
+   static pages and files of :func:`~tracefix_rl.server._auth.is_open`).
 2. **Body screening.** A body larger than the limit gets 413; a non-empty body that is not
    strict JSON (not UTF-8, syntax error, ``NaN``, too deep, a lone surrogate escape) gets 400
    with a detail naming the problem (:func:`~tracefix_rl.server._screen.parse_json`). So no
@@ -21,7 +21,7 @@ import json
 import logging
 from typing import Any
 
-from tracefix_rl.server._auth import OPEN_PATHS, UNAUTHORIZED, ApiKeys
+from tracefix_rl.server._auth import UNAUTHORIZED, ApiKeys, is_open
 from tracefix_rl.server._screen import FrameError, parse_json
 
 __all__ = ["HttpGuard"]
@@ -40,7 +40,7 @@ class HttpGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if scope.get("path") not in OPEN_PATHS and self.keys.principal(headers) is None:
+        if not is_open(str(scope.get("path", ""))) and self.keys.principal(headers) is None:
             await _json(send, 401, {"detail": UNAUTHORIZED}, {"www-authenticate": "Bearer"})
             return
         body = b""

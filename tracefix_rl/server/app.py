@@ -8,13 +8,16 @@ What the app serves (simulation mode):
 * ``POST /reset`` and ``POST /step`` (stateless HTTP, kept for validators: a reset's episode is
   not recorded, a step answers that no episode is in progress), validated by the wire models of
   :mod:`tracefix_rl.server.wire` into 4xx errors that name the field.
-* OpenEnv's own routes: ``/state``, ``/health``, ``/schema``, ``/metadata``, ``/mcp``, ``/docs``,
+* OpenEnv's own routes: ``/state``, ``/health``, ``/schema``, ``/metadata``, ``/mcp``,
   the Task API (``/tracefix_rl/splits``, ``/tracefix_rl/tasks``, ... with validated bodies).
 * TraceFix routes: ``GET /tasks`` (the task bank, no hidden parts), ``GET /task_packs`` (packs in
   ``--task-pack-dir``), ``GET /sessions`` (live sessions, capacity, idle timeout), and the
   trajectory routes ``GET /episodes``, ``GET /trajectories/{episode_id}``, ``POST
   /episodes/{episode_id}/replay``, which show a client only the episodes recorded for its API
   key, and are off unless a key is configured or ``--trajectory-routes`` is given.
+* Pages (:mod:`tracefix_rl.server._pages`): the landing page ``/``, API docs ``/docs`` and
+  ``/redoc`` that need no internet, and the trajectory viewer at ``/viewer`` under the same
+  rules as the trajectory routes.
 
 Every HTTP request passes :class:`~tracefix_rl.server._http.HttpGuard` (API key, body size and
 strict JSON, a JSON 500 safety net). Settings (argument > environment variable > default):
@@ -58,6 +61,7 @@ from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 from tracefix_rl.env.reset_args import EPISODE_ID_PATTERN
 from tracefix_rl.server._auth import ANONYMOUS, ApiKeys
 from tracefix_rl.server._http import HttpGuard
+from tracefix_rl.server._pages import add_pages
 from tracefix_rl.server._screen import DEFAULT_MAX_MESSAGE_BYTES
 from tracefix_rl.server._ws import WebSocketHandler, failure_of
 from tracefix_rl.server.wire import (
@@ -423,7 +427,7 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
         return TraceFixServerEnvironment(config=config, task_source=task_source, task_pack_dir=pack_dir)
 
     app = FastAPI(title="TraceFix-RL", version=__version__, description=DESCRIPTION,
-                  responses=_COMMON_RESPONSES)
+                  responses=_COMMON_RESPONSES, docs_url=None, redoc_url=None)
     server = HTTPEnvServer(factory, TraceFixAction, TraceFixObservation, env_name=ENV_NAME,
                            concurrency_config=ConcurrencyConfig(max_concurrent_envs=capacity,
                                                                 session_timeout=timeout_or_none),
@@ -439,6 +443,7 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
     _add_control_routes(app, stateless)
     _add_routes(app, book, capacity, timeout_or_none, pack_dir)
     _add_trajectory_routes(app, rec, keys, routes_on)
+    add_pages(app, recorder=rec, keys=keys, viewer_enabled=routes_on, description=DESCRIPTION, version=__version__)
     return app
 
 

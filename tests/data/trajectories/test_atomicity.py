@@ -175,7 +175,7 @@ def test_a_schema_1_store_is_migrated_and_says_what_it_lacks(tmp_path):
     obs = env.step(CodeAction(action_type="VIEW_CODE"))
     assert rec.get_observation(env.state.episode_id, 1) == obs
     with rec._locked() as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_the_recorder_forgets_abandoned_closed_and_finished_episodes(tmp_path):

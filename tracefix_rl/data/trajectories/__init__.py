@@ -11,7 +11,9 @@ and Hugging Face ``datasets`` as they are. Verified replay lives in the environm
 
 Public surface: :class:`SQLiteRecorder`, :class:`TrajectoryStore`, :func:`default_recorder`,
 :func:`default_db_path`, :func:`recorder_for`, :func:`export_episodes`, :func:`import_episodes`,
-:func:`read_records`, :func:`observation_snapshot`, :data:`SCHEMA_VERSION`.
+:func:`read_records`, :func:`observation_snapshot`, :data:`SCHEMA_VERSION`, and the episode list's
+paginated queries :class:`EpisodeQuery`, :class:`EpisodePage`, :func:`query_episodes`,
+:func:`episode_facets` (with :data:`SORT_KEYS` and :data:`MAX_PER_PAGE`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ if TYPE_CHECKING:
         read_records,
         selected_episode_ids,
     )
+    from tracefix_rl.data.trajectories._query import (
+        MAX_PER_PAGE,
+        SORT_KEYS,
+        EpisodePage,
+        EpisodeQuery,
+        episode_facets,
+        query_episodes,
+    )
     from tracefix_rl.data.trajectories._recorder import (
         SQLiteRecorder,
         default_db_path,
@@ -36,15 +46,21 @@ if TYPE_CHECKING:
     from tracefix_rl.data.trajectories._store import SCHEMA_VERSION, TrajectoryStore, observation_snapshot
 
 __all__ = [
+    "MAX_PER_PAGE",
     "SCHEMA_VERSION",
+    "SORT_KEYS",
+    "EpisodePage",
+    "EpisodeQuery",
     "SQLiteRecorder",
     "TrajectoryStore",
     "default_db_path",
     "default_recorder",
+    "episode_facets",
     "export_episodes",
     "import_episodes",
     "normalize_record",
     "observation_snapshot",
+    "query_episodes",
     "read_records",
     "recorder_for",
     "selected_episode_ids",
@@ -53,6 +69,8 @@ __all__ = [
 _LAZY = {
     "export_episodes": "_export", "import_episodes": "_export", "read_records": "_export",
     "normalize_record": "_export", "selected_episode_ids": "_export",
+    "EpisodePage": "_query", "EpisodeQuery": "_query", "episode_facets": "_query", "query_episodes": "_query",
+    "MAX_PER_PAGE": "_query", "SORT_KEYS": "_query",
     "SQLiteRecorder": "_recorder", "default_db_path": "_recorder", "default_recorder": "_recorder",
     "recorder_for": "_recorder",
     "SCHEMA_VERSION": "_store", "TrajectoryStore": "_store", "observation_snapshot": "_store",

@@ -37,13 +37,17 @@ class SQLiteRecorder(TrajectoryStore):
     (for the security flags), drops them when an episode ends or is released
     (``release_episode``: abandoned, closed, reaped), and keeps at most
     :attr:`MAX_OPEN_EPISODES` of them, reading an evicted one back from the store.
+
+    ``agent`` labels every episode this recorder starts (a model or policy name; the trajectory
+    viewer filters by it); ``None`` keeps the manifest's ``"agent"``, if any.
     """
 
     #: Episodes in progress whose test calls are kept in memory (older ones are re-read on demand).
     MAX_OPEN_EPISODES = 1024
 
-    def __init__(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, agent: str | None = None, **kwargs: Any) -> None:
         super().__init__(path, **kwargs)
+        self.agent = agent
         self._episodes: OrderedDict[str, _Open] = OrderedDict()
         self._map_lock = threading.Lock()
 
@@ -52,7 +56,7 @@ class SQLiteRecorder(TrajectoryStore):
         """Store a new episode (its manifest and complete initial observation) for ``owner``."""
         snapshot, blob = snapshot_and_blob(observation.model_dump(mode="json"))
         eid = self.insert_episode(manifest, observation_hash(observation), snapshot, owner=owner,
-                                  initial_observation=blob)
+                                  initial_observation=blob, agent=self.agent)
         self._remember(eid, _open_from_manifest(manifest))
 
     def record_step(self, record: StepRecord) -> None:

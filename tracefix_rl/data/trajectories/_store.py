@@ -31,7 +31,7 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
              package_version, python_version, isolation, manifest JSON,
              initial_observation_hash, initial_snapshot JSON, start_time REAL, end_time REAL,
              final_score REAL, end_reason, total_steps INT, cumulative_reward REAL,
-             done INT, flag_count INT, owner TEXT, initial_observation BLOB)
+             done INT, flag_count INT, owner TEXT, initial_observation BLOB, resolved INT, agent TEXT)
     steps(episode_id, step INT, timestamp REAL, action_type, action JSON,
           observation_hash, snapshot JSON, reward REAL, reward_breakdown JSON,
           cumulative_reward REAL, done INT, error, diff, pass_rate REAL, test_results JSON,
@@ -43,11 +43,16 @@ Times are Unix seconds (UTC). JSON columns hold compact JSON text. ``observation
 was shown, as zlib-compressed canonical JSON (:func:`encode_observation`); read one back with
 :meth:`TrajectoryStore.get_observation`. ``owner`` says who recorded the episode (the server
 stores a digest of the client's API key; ``NULL`` for in-process recordings), so a server can
-show each client only its own episodes.
+show each client only its own episodes. ``resolved`` is the last step's ``resolved`` (1/0,
+``NULL`` while the episode runs or if it ended without a step saying so) and ``agent`` a free
+label of who acted (the recorder's ``agent``, else the manifest's ``"agent"``), both indexed
+for the episode list's filters (:mod:`tracefix_rl.data.trajectories._query`).
 
-Versions. Schema 1 (before full observations and owners) is migrated in place when a store is
-opened (three ``ALTER TABLE ... ADD COLUMN``); its steps have no stored observation. A file
-with a newer version than :data:`SCHEMA_VERSION` is refused with a clear error.
+Versions. Older schemas are migrated in place when a store is opened: schema 1 (before full
+observations and owners; its steps have no stored observation) and schema 2 (before
+``resolved``, ``agent`` and the list indexes; ``resolved`` is filled in from each ended
+episode's last step). A file with a newer version than :data:`SCHEMA_VERSION` is refused with
+a clear error.
 """
 
 from __future__ import annotations
@@ -73,8 +78,9 @@ T = TypeVar("T")
 
 __all__ = ["SCHEMA_VERSION", "TrajectoryStore", "decode_observation", "encode_observation", "observation_snapshot"]
 
-#: Bumped on every incompatible change of the tables above (2: full observations, owners).
-SCHEMA_VERSION = 2
+#: Bumped on every change of the tables above (2: full observations, owners; 3: resolved, agent,
+#: the episode list's indexes).
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
@@ -99,7 +105,9 @@ CREATE TABLE IF NOT EXISTS episodes (
     done INTEGER NOT NULL DEFAULT 0,
     flag_count INTEGER NOT NULL DEFAULT 0,
     owner TEXT,
-    initial_observation BLOB
+    initial_observation BLOB,
+    resolved INTEGER,
+    agent TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     episode_id TEXT NOT NULL REFERENCES episodes(episode_id),
@@ -136,10 +144,30 @@ ALTER TABLE steps ADD COLUMN observation BLOB;
 CREATE INDEX IF NOT EXISTS episodes_by_owner ON episodes(owner, start_time);
 """
 
+# Schema 2 -> 3: what the episode list filters and sorts on, indexed (ended episodes get their
+# last step's verdict; an agent label only if the manifest named one).
+_MIGRATE_2_TO_3 = """
+ALTER TABLE episodes ADD COLUMN resolved INTEGER;
+ALTER TABLE episodes ADD COLUMN agent TEXT;
+UPDATE episodes SET resolved = (SELECT json_extract(s.snapshot, '$.resolved') FROM steps s
+    WHERE s.episode_id = episodes.episode_id ORDER BY s.step DESC LIMIT 1) WHERE done = 1;
+UPDATE episodes SET agent = json_extract(manifest, '$.agent')
+    WHERE json_type(manifest, '$.agent') = 'text';
+"""
+
+# Indexes of every schema-3 store (created by a new file and by each migration).
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS episodes_by_score ON episodes(final_score, start_time);
+CREATE INDEX IF NOT EXISTS episodes_by_tier ON episodes(difficulty, start_time);
+CREATE INDEX IF NOT EXISTS episodes_by_resolved ON episodes(resolved, start_time);
+CREATE INDEX IF NOT EXISTS episodes_by_agent ON episodes(agent, start_time);
+CREATE INDEX IF NOT EXISTS episodes_by_steps ON episodes(total_steps, start_time);
+"""
+
 _EPISODE_COLS = ("episode_id", "task_name", "task_hash", "difficulty", "seed", "variant", "package_version",
                  "python_version", "isolation", "manifest", "initial_observation_hash", "initial_snapshot",
                  "start_time", "end_time", "final_score", "end_reason", "total_steps", "cumulative_reward",
-                 "done", "flag_count", "owner", "initial_observation")
+                 "done", "flag_count", "owner", "initial_observation", "resolved", "agent")
 _STEP_COLS = ("episode_id", "step", "timestamp", "action_type", "action", "observation_hash", "snapshot",
               "reward", "reward_breakdown", "cumulative_reward", "done", "error", "diff", "pass_rate",
               "test_results", "duration_ms", "security_flags", "extra", "observation")
@@ -290,9 +318,11 @@ class TrajectoryStore:
             conn.execute("PRAGMA foreign_keys=ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
-                self._upgrade(conn, 0, _SCHEMA)
+                self._upgrade(conn, 0, _SCHEMA + _INDEXES)
             elif version == 1:
-                self._upgrade(conn, 1, _MIGRATE_1_TO_2)
+                self._upgrade(conn, 1, _MIGRATE_1_TO_2 + _MIGRATE_2_TO_3 + _INDEXES)
+            elif version == 2:
+                self._upgrade(conn, 2, _MIGRATE_2_TO_3 + _INDEXES)
             elif version != SCHEMA_VERSION:
                 raise TrajectoryError(f"{self.path}: schema version {version}, this TraceFix-RL reads "
                                       f"versions 1 to {SCHEMA_VERSION} (a newer TraceFix-RL wrote this file)")
@@ -438,12 +468,13 @@ class TrajectoryStore:
 
     def insert_episode(self, manifest: dict[str, Any], initial_hash: str, initial_snapshot: dict[str, Any],
                        *, start_time: float | None = None, owner: str | None = None,
-                       initial_observation: bytes | None = None) -> str:
+                       initial_observation: bytes | None = None, agent: str | None = None) -> str:
         """Create an episode row from its manifest; returns its id (``manifest["episode_id"]``).
 
         Episode ids are never shared: an id that is already stored raises
         :class:`~tracefix_rl.core.errors.EpisodeIdInUseError` and nothing is written.
-        ``initial_observation`` is the :func:`encode_observation` of the first observation.
+        ``initial_observation`` is the :func:`encode_observation` of the first observation;
+        ``agent`` labels who acts (default: the manifest's ``"agent"`` if it is a string).
         """
         eid = str(manifest.get("episode_id") or "")
         if not eid:
@@ -452,7 +483,7 @@ class TrajectoryStore:
                   manifest.get("seed"), manifest.get("variant"), manifest.get("package_version"),
                   manifest.get("python_version"), manifest.get("isolation"), _dumps(manifest), initial_hash,
                   _dumps(initial_snapshot), time.time() if start_time is None else start_time, owner,
-                  initial_observation)
+                  initial_observation, agent if agent is not None else _agent_of(manifest))
 
         def work(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM episodes WHERE episode_id=?", (eid,)).fetchone():
@@ -461,7 +492,8 @@ class TrajectoryStore:
             conn.execute(
                 "INSERT INTO episodes (episode_id, task_name, task_hash, difficulty, seed, variant, "
                 "package_version, python_version, isolation, manifest, initial_observation_hash, "
-                "initial_snapshot, start_time, owner, initial_observation) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "initial_snapshot, start_time, owner, initial_observation, agent) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 values)
 
         try:
@@ -477,16 +509,17 @@ class TrajectoryStore:
         """Append one step (keys: the ``steps`` columns) and commit it durably before returning.
 
         If the row also has ``final_score`` and ``end_reason`` (the episode's last step), the
-        episode's end is stored in the same transaction.
+        episode's end (and ``resolved``, from the step's snapshot) is stored in the same transaction.
         """
         values = [_dumps(row[c]) if c in _JSON_STEP_COLS else row.get(c) for c in _STEP_COLS]
         values[_STEP_COLS.index("done")] = int(bool(row["done"]))
         update: tuple[str, tuple[Any, ...]]
         if "final_score" in row:
             update = ("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=1, "
-                      "flag_count=flag_count+?, end_time=?, final_score=?, end_reason=? WHERE episode_id=?",
+                      "flag_count=flag_count+?, end_time=?, final_score=?, end_reason=?, resolved=? "
+                      "WHERE episode_id=?",
                       (row["step"], row["cumulative_reward"], len(row["security_flags"]), row["timestamp"],
-                       row["final_score"], row["end_reason"], row["episode_id"]))
+                       row["final_score"], row["end_reason"], _resolved(row.get("snapshot")), row["episode_id"]))
         else:
             update = ("UPDATE episodes SET total_steps=MAX(total_steps, ?), cumulative_reward=?, done=?, "
                       "flag_count=flag_count+? WHERE episode_id=?",
@@ -502,10 +535,13 @@ class TrajectoryStore:
 
     def finish_episode(self, episode_id: str, final_score: float | None, end_reason: str | None,
                        *, end_time: float | None = None) -> None:
-        """Record an episode's end (final score, end reason, end time)."""
-        args = (time.time() if end_time is None else end_time, final_score, end_reason, episode_id)
+        """Record an episode's end (final score, end reason, end time; ``resolved`` as its last
+        recorded step says)."""
+        args = (time.time() if end_time is None else end_time, final_score, end_reason, episode_id, episode_id)
         self._commit(lambda conn: conn.execute(
-            "UPDATE episodes SET end_time=?, final_score=?, end_reason=?, done=1 WHERE episode_id=?", args))
+            "UPDATE episodes SET end_time=?, final_score=?, end_reason=?, done=1, resolved=(SELECT "
+            "json_extract(snapshot, '$.resolved') FROM steps WHERE episode_id=? ORDER BY step DESC LIMIT 1) "
+            "WHERE episode_id=?", args))
 
     def import_record(self, record: dict[str, Any], *, replace: bool = False) -> str:
         """Store a complete episode record (as produced by :meth:`load_episode`) in one transaction.
@@ -522,6 +558,9 @@ class TrajectoryStore:
         ep["total_steps"] = len(record["steps"])
         ep["flag_count"] = sum(len(s.get("security_flags") or []) for s in record["steps"])
         ep["cumulative_reward"] = record.get("cumulative_reward") or 0.0
+        last = record["steps"][-1] if record["steps"] else {}
+        ep["resolved"] = _resolved(last.get("snapshot") or last.get("observation")) if ep["done"] else None
+        ep["agent"] = record.get("agent") if isinstance(record.get("agent"), str) else _agent_of(record["manifest"])
         rows = []
         for s in record["steps"]:
             row = {**s, "episode_id": eid, "observation": _blob(s.get("observation"))}
@@ -574,8 +613,8 @@ class TrajectoryStore:
         Keys: ``episode_id, task, task_name, task_hash, difficulty, seed, variant,
         package_version, python_version, isolation, manifest, initial_observation_hash,
         initial_snapshot, start_time, end_time, duration_seconds, final_score, reward,
-        end_reason, done, total_steps, cumulative_reward, flag_count, owner, initial_observation,
-        steps``; each step has the ``steps`` columns (JSON decoded, ``done`` a bool, and
+        end_reason, done, resolved, agent, total_steps, cumulative_reward, flag_count, owner,
+        initial_observation, steps``; each step has the ``steps`` columns (JSON decoded, ``done`` a bool, and
         ``observation`` the full observation as a JSON object, ``None`` if a schema-1 store kept
         none). Raises :class:`TrajectoryError` if the episode does not exist.
         """
@@ -596,6 +635,7 @@ class TrajectoryStore:
         ep["manifest"] = json.loads(ep["manifest"])
         ep["initial_snapshot"] = json.loads(ep["initial_snapshot"] or "{}")
         ep["done"] = bool(ep["done"])
+        ep["resolved"] = None if ep["resolved"] is None else bool(ep["resolved"])
         ep["task"] = ep["task_name"]
         ep["reward"] = ep["final_score"]
         ep["duration_seconds"] = round(ep["end_time"] - ep["start_time"], 3) if ep["end_time"] else None
@@ -673,7 +713,7 @@ class TrajectoryStore:
         if flagged is not None:
             where.append("flag_count > 0" if flagged else "flag_count = 0")
         sql = ("SELECT episode_id, task_name, difficulty, seed, variant, start_time, end_time, final_score, "
-               "end_reason, total_steps, cumulative_reward, done, flag_count FROM episodes")
+               "end_reason, total_steps, cumulative_reward, done, flag_count, resolved, agent FROM episodes")
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY start_time DESC, rowid DESC"
@@ -682,6 +722,7 @@ class TrajectoryStore:
         rows = self._query(sql, tuple(args))
         for r in rows:
             r["done"] = bool(r["done"])
+            r["resolved"] = None if r["resolved"] is None else bool(r["resolved"])
             r["task"] = r["task_name"]
             r["duration_seconds"] = round(r["end_time"] - r["start_time"], 3) if r["end_time"] else None
         return rows
@@ -701,6 +742,17 @@ def _blob(observation: Any) -> bytes | None:
     if observation is None or isinstance(observation, bytes):
         return observation
     return encode_observation(observation)
+
+
+def _resolved(snapshot: dict[str, Any] | None) -> int | None:
+    """The ``resolved`` column of an episode whose last step has this snapshot (or observation)."""
+    value = (snapshot or {}).get("resolved")
+    return None if value is None else int(bool(value))
+
+
+def _agent_of(manifest: dict[str, Any]) -> str | None:
+    agent = manifest.get("agent")
+    return agent if isinstance(agent, str) else None
 
 
 def _unblob(blob: bytes | None) -> dict[str, Any] | None:
