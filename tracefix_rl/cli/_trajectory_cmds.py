@@ -28,7 +28,7 @@ from tracefix_rl.errors import TraceFixError
 
 __all__ = ["replay_command", "trajectories_app"]
 
-trajectories_app = typer.Typer(help="List, show, export and import recorded episodes.", no_args_is_help=True)
+trajectories_app = typer.Typer(help="List, show, export, import and merge recorded episodes.", no_args_is_help=True)
 
 _DB_HELP = "Trajectory database (default: $TRACEFIX_DB or ~/.cache/tracefix-rl/trajectories.sqlite3)."
 
@@ -284,3 +284,32 @@ def import_command(
     except TraceFixError as exc:
         raise fail(str(exc)) from None
     Console(stderr=True).print(f"imported {len(ids)} episode(s) into {store.path}", highlight=False)
+
+
+@trajectories_app.command("merge")
+def merge_command(
+    dest: Annotated[Path, typer.Argument(help="The store to merge into (created if missing).", dir_okay=False)],
+    sources: Annotated[list[Path], typer.Argument(help="Stores to copy from, e.g. host-*.sqlite3 of a pool.",
+                                                  exists=True, dir_okay=False)],
+    on_conflict: Annotated[OnConflict, typer.Option(
+        "--on-conflict", help="An id stored with other content in two files: error | skip (keep the first) | "
+                              "replace (keep the last).")] = OnConflict.error,
+) -> None:
+    """Merge trajectory stores (e.g. one per pool host, copied from their nodes) into one.
+
+    Identical copies of an episode are stored once; every episode keeps its steps and
+    observations, so the merged store replays exactly as its sources.
+    """
+    from tracefix_rl.trajectory import merge_stores
+
+    try:
+        report = merge_stores(sources, dest, on_conflict=on_conflict.value)
+    except TraceFixError as exc:
+        raise fail(str(exc)) from None
+    err = Console(stderr=True)
+    for src, n in report.per_source.items():
+        err.print(f"{n} episode(s) from {src}", highlight=False)
+    extra = [f"{n} {what}" for n, what in ((report.identical, "already there"),
+                                           (len(report.skipped), "skipped as conflicting")) if n]
+    err.print(f"merged {report.merged} episode(s) into {dest}" + (f" ({', '.join(extra)})" if extra else ""),
+              highlight=False)

@@ -11,6 +11,8 @@ Usage (async, or ``.sync()`` for blocking code)::
 
     with TraceFixRLEnv(base_url="http://127.0.0.1:7860").sync() as env:
         result = env.reset()
+
+:class:`ShardedClient` spreads many sessions over several servers (no Ray needed).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from openenv.core.env_client import EnvClient
 
 from tracefix_rl.server._wire import TraceFixAction, TraceFixObservation, TraceFixState
 
-__all__ = ["CONTAINER_PORT", "TraceFixRLEnv"]
+__all__ = ["CONTAINER_PORT", "ShardedClient", "TraceFixRLEnv"]
 
 CONTAINER_PORT = 8000
 """The port OpenEnv's ``LocalDockerProvider`` maps to inside the container."""
@@ -80,3 +82,6 @@ class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState
             env_vars.setdefault("PORT", str(CONTAINER_PORT))
             kwargs["env_vars"] = env_vars
         return super().from_docker_image(image, provider, **kwargs)
+
+
+from tracefix_rl.client._sharded import ShardedClient  # noqa: E402 - needs TraceFixRLEnv defined first

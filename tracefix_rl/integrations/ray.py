@@ -106,7 +106,6 @@ class TraceFixRayPool:
         self._owner = True
         self._setup()
         workers = sandbox_workers or _default_workers(cpus_per_host)
-        self._host_args = []
         options: dict[str, Any] = {"num_cpus": cpus_per_host, "max_restarts": max_restarts, "max_task_retries": 0,
                                    "max_concurrency": max_concurrency, "namespace": namespace,
                                    "scheduling_strategy": scheduling_strategy}
@@ -365,7 +364,7 @@ class TraceFixRayPool:
     async def _aget(self, ref: Any, index: int, method: str, session_id: str | None = None) -> Any:
         try:
             return await asyncio.wait_for(ref, timeout=self.call_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise PoolError(f"host {index} did not answer {method} within {self.call_timeout_s:.0f} s") from None
         except Exception as exc:
             raise self._translate(exc, index, method, session_id) from None
@@ -383,6 +382,10 @@ class TraceFixRayPool:
             if session_id is not None:
                 _, incarnation = parse_session_id(session_id)
                 self._dead.add(incarnation)
+                try:  # if the host only dropped off the network for a moment, free the session there
+                    self._host(index).close.remote(session_id)
+                except Exception:  # noqa: S110 - the host is gone
+                    pass
                 return SessionLostError(f"session {session_id} was lost: host {index} died during {method} ({why}); "
                                         "its unfinished episode is gone, the steps it returned are recorded; open "
                                         "a new session (the pool restarts the host)", session_id=session_id,

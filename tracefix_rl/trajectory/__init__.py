@@ -6,11 +6,13 @@ or ``EnvConfig(record=False)``). Each step is committed durably before its obser
 returned. :func:`replay` re-runs an episode's recorded actions in a fresh environment built
 from its manifest and checks every step's observation hash, rewards and done flag, and the
 final score. :func:`export_episodes` / :func:`import_episodes` move episodes to and from JSONL
-(and Parquet) files that load in pandas and Hugging Face ``datasets`` as they are.
+(and Parquet) files that load in pandas and Hugging Face ``datasets`` as they are;
+:func:`merge_stores` combines stores (one per pool host) into one.
 
 Public surface: :class:`SQLiteRecorder`, :class:`TrajectoryStore`, :func:`default_recorder`,
 :func:`default_db_path`, :func:`replay`, :func:`replay_record`, :class:`ReplayReport`,
-:func:`export_episodes`, :func:`import_episodes`, :func:`read_records`, :func:`scan_edit`,
+:func:`export_episodes`, :func:`import_episodes`, :func:`read_records`, :func:`merge_stores`,
+:class:`MergeReport`, :func:`scan_edit`,
 :class:`SecurityFlag`, :data:`FLAG_CODES`, :func:`observation_snapshot`.
 """
 
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tracefix_rl.trajectory._export import export_episodes, import_episodes, read_records
     from tracefix_rl.trajectory._flags import FLAG_CODES, SecurityFlag, scan_edit
+    from tracefix_rl.trajectory._merge import MergeReport, merge_stores
     from tracefix_rl.trajectory._recorder import SQLiteRecorder, default_db_path, default_recorder
     from tracefix_rl.trajectory._replay import ReplayReport, replay, replay_record
     from tracefix_rl.trajectory._store import SCHEMA_VERSION, TrajectoryStore, observation_snapshot
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FLAG_CODES",
     "SCHEMA_VERSION",
+    "MergeReport",
     "ReplayReport",
     "SQLiteRecorder",
     "SecurityFlag",
@@ -37,6 +41,7 @@ __all__ = [
     "default_recorder",
     "export_episodes",
     "import_episodes",
+    "merge_stores",
     "observation_snapshot",
     "read_records",
     "replay",
@@ -47,6 +52,7 @@ __all__ = [
 _LAZY = {
     "export_episodes": "_export", "import_episodes": "_export", "read_records": "_export",
     "FLAG_CODES": "_flags", "SecurityFlag": "_flags", "scan_edit": "_flags",
+    "MergeReport": "_merge", "merge_stores": "_merge",
     "SQLiteRecorder": "_recorder", "default_db_path": "_recorder", "default_recorder": "_recorder",
     "ReplayReport": "_replay", "replay": "_replay", "replay_record": "_replay",
     "SCHEMA_VERSION": "_store", "TrajectoryStore": "_store", "observation_snapshot": "_store",
