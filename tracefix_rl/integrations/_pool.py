@@ -92,7 +92,7 @@ class PoolSession:
         try:
             obs = self.pool.step(self.session_id, action)
         except SessionLostError:
-            self.session_id = None
+            self.close()  # the pool forgets it (nothing is sent to a dead host)
             raise
         if obs.done:
             self.close()
@@ -167,7 +167,8 @@ def run_episodes(pool: EnvPool, policy: Policy | Callable[[dict[str, Any]], Poli
 
     Args:
         policy: an object with ``act(observation) -> CodeAction`` used for every episode, or a
-            factory called with each episode's reset arguments that returns a fresh one.
+            factory (a class, a function) called with each episode's reset arguments that
+            returns a fresh one.
         tasks: task names, or dicts of reset arguments (``task_name``, ``variant``,
             ``task_pack``, ``seed``, ...).
         seeds: each task is played once per seed; ``None`` uses the tasks' own arguments as given.
@@ -180,7 +181,7 @@ def run_episodes(pool: EnvPool, policy: Policy | Callable[[dict[str, Any]], Poli
     the run goes on; exceptions of the policy itself propagate.
     """
     specs = _episodes(tasks, seeds)
-    shared = policy if hasattr(policy, "act") else None
+    shared = policy if hasattr(policy, "act") and not isinstance(policy, type) else None
 
     def play(reset: dict[str, Any]) -> EpisodeOutcome:
         outcome = EpisodeOutcome(reset=reset)

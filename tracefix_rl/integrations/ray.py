@@ -273,11 +273,14 @@ class TraceFixRayPool:
 
     def hosts(self) -> list[dict[str, Any]]:
         """Every host's :meth:`EnvHost.info` (pid, hostname, incarnation, sessions, steps, store),
-        or ``{"index", "alive": False, "error"}`` for a host that does not answer."""
+        or ``{"index", "alive": False, "error"}`` for a host that does not answer (dead, or being
+        restarted). A host that answers is offered new sessions again at once."""
         out = []
         for index in range(self.num_hosts):
             try:
                 out.append({**self._get(self._host(index).info.remote(), index, "info"), "alive": True})
+                with self._lock:
+                    self._down_until[index] = 0.0  # it answers: new sessions may go there again
             except PoolError as exc:
                 out.append({"index": index, "alive": False, "error": str(exc)})
         return out
