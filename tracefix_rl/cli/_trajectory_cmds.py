@@ -308,8 +308,8 @@ def merge_command(
         raise fail(str(exc)) from None
     err = Console(stderr=True)
     for src, n in report.per_source.items():
-        err.print(f"{n} episode(s) from {src}", highlight=False)
+        err.print(f"{n} episode(s) from {src}", highlight=False, soft_wrap=True)
     extra = [f"{n} {what}" for n, what in ((report.identical, "already there"),
                                            (len(report.skipped), "skipped as conflicting")) if n]
     err.print(f"merged {report.merged} episode(s) into {dest}" + (f" ({', '.join(extra)})" if extra else ""),
-              highlight=False)
+              highlight=False, soft_wrap=True)

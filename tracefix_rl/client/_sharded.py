@@ -16,6 +16,7 @@ from tracefix_rl.errors import (
     ResetArgumentError,
     SessionClosedError,
     SessionLostError,
+    UnknownArgumentError,
 )
 from tracefix_rl.integrations._host import parse_session_id
 from tracefix_rl.integrations._pool import EpisodeOutcome, Policy, run_episodes
@@ -24,7 +25,7 @@ from tracefix_rl.models import CodeAction, CodeObservation
 __all__ = ["ShardedClient"]
 
 _SERVER_ERROR = re.compile(r"^Server error: (?P<message>.*) \(code: (?P<code>[A-Z_]+)\)$", re.S)
-_FIELD = re.compile(r"reset argument '(?P<field>[^']+)'")
+_FIELD = re.compile(r"^(?:reset argument '(?P<named>[^']+)': |invalid reset data: (?P<model>[\w.]+): )")
 
 
 class _Open:
@@ -231,13 +232,14 @@ class ShardedClient:
             if match is None:
                 raise self._lost(session_id, index, exc) from None
             code, message = match["code"], match["message"]
-            field = _FIELD.search(message)
             if code == "EPISODE_ID_IN_USE":
                 raise EpisodeIdInUseError("episode_id", message) from None
-            if code == "VALIDATION_ERROR":
-                if field is not None and field.start() == 0:  # the server already named the field
-                    raise ResetArgumentError(field["field"], message[field.end():].lstrip(": ")) from None
-                raise ResetArgumentError(field["field"] if field else "reset", message) from None
+            if code == "VALIDATION_ERROR":  # the server names the field first, as the environment does
+                field = _FIELD.match(message)
+                name, detail = (field["named"] or field["model"], message[field.end():]) if field else ("reset", message)
+                if detail.startswith("unknown field"):
+                    raise UnknownArgumentError(name, detail) from None
+                raise ResetArgumentError(name, detail) from None
             if code == "SESSION_CLOSED":
                 self.close(session_id)
                 raise SessionClosedError(f"{self.urls[index]} closed session {session_id}: {message}") from None
