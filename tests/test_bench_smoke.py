@@ -53,6 +53,17 @@ def test_run_all_quick_reports_every_figure(tmp_path):
     mem = h["memory_per_idle_session_mb"]
     assert _num(mem["server_rss_mb_per_session"]) and _num(mem["tree_pss_mb_per_session"])
 
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        pass
+    else:  # the pool against in-process, same run
+        ray_pool = h["ray_pool"]
+        assert [r["where"] for r in ray_pool["episodes"]] == ["this process", "this process", "actors"]
+        assert all(_num(r["episodes_per_minute"]) and _num(r["ratio_vs_in_process"]) for r in ray_pool["episodes"])
+        assert {r["action"] for r in ray_pool["step_latency"]} == {"VIEW_CODE", "RUN_TESTS"}
+        assert all(_num(r["ratio_pool_vs_in_process"]) for r in ray_pool["step_latency"])
+
     fair = h["fairness_under_hostile_sessions"]
     assert _num(fair["throughput_ratio"]) and _num(fair["baseline_jobs_per_s"])
     assert [r["callers"] for r in h["callers_beyond_workers"]] == [4, 8, 16]
