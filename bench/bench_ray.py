@@ -13,7 +13,9 @@ are played:
 
 Every episode is recorded in both cases (a SQLite file per run, one per host on the pool).
 Step latency is one caller stepping VIEW_CODE (pure overhead: ~20 us of work) and RUN_TESTS
-(a sandbox job) back to back, in process and through the pool (an actor round trip each).
+(a sandbox job) back to back, in process and through the pool (an actor round trip each),
+with the CPU the calling process spends per pool call (what limits how many steps one driver
+can push).
 ``steps_per_s_per_cpu`` divides the mixed-step throughput by the CPUs the run could use, the
 figure the README's capacity model extrapolates from.
 """
@@ -106,12 +108,14 @@ def _latency_rows(step_local, step_pool, n: int) -> list[dict]:
     for action in ("VIEW_CODE", "RUN_TESTS"):
         a = CodeAction(action_type=action)
         local = latency(lambda a=a: step_local(a), n, warmup=10)
+        cpu = time.process_time()
         pooled = latency(lambda a=a: step_pool(a), n, warmup=10)
+        cpu = (time.process_time() - cpu) / (n + 10) * 1000  # this process's CPU per call, all threads
         lm, pm = statistics.median(local), statistics.median(pooled)
         rows.append({"action": action, "in_process_median_ms": round(lm, 3),
                      "in_process_p99_ms": round(percentile(local, 0.99), 3), "pool_median_ms": round(pm, 3),
                      "pool_p99_ms": round(percentile(pooled, 0.99), 3), "pool_overhead_ms": round(pm - lm, 3),
-                     "ratio_pool_vs_in_process": round(pm / lm, 2)})
+                     "ratio_pool_vs_in_process": round(pm / lm, 2), "driver_cpu_ms_per_call": round(cpu, 3)})
     return rows
 
 
