@@ -16,5 +16,5 @@ from scripted_model_server import model_server  # noqa: E402,F401 - a fixture
 @pytest.fixture(scope="session")
 def env_server(tmp_path_factory):
     """A real TraceFix-RL server on a free loopback port, recording its episodes."""
-    with live_server(tmp_path_factory.mktemp("eval-env")) as srv:
+    with live_server(tmp_path_factory.mktemp("eval-env"), "--trajectory-routes") as srv:
         yield srv

@@ -24,7 +24,7 @@ from openenv.core.env_client import EnvClient
 
 from tracefix_rl.server._wire import TraceFixAction, TraceFixObservation, TraceFixState
 
-__all__ = ["CONTAINER_PORT", "ShardedClient", "TraceFixRLEnv"]
+__all__ = ["CONTAINER_PORT", "ShardedClient", "TraceFixRLEnv", "fetch_episode_record"]
 
 CONTAINER_PORT = 8000
 """The port OpenEnv's ``LocalDockerProvider`` maps to inside the container."""
@@ -84,4 +84,4 @@ class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState
         return super().from_docker_image(image, provider, **kwargs)
 
 
-from tracefix_rl.client._sharded import ShardedClient  # noqa: E402 - needs TraceFixRLEnv defined first
+from tracefix_rl.client._sharded import ShardedClient, fetch_episode_record  # noqa: E402 - needs TraceFixRLEnv first

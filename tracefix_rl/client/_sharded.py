@@ -22,7 +22,7 @@ from tracefix_rl.integrations._host import parse_session_id
 from tracefix_rl.integrations._pool import EpisodeOutcome, Policy, run_episodes
 from tracefix_rl.models import CodeAction, CodeObservation
 
-__all__ = ["ShardedClient"]
+__all__ = ["ShardedClient", "fetch_episode_record"]
 
 _SERVER_ERROR = re.compile(r"^Server error: (?P<message>.*) \(code: (?P<code>[A-Z_]+)\)$", re.S)
 _FIELD = re.compile(r"^(?:reset argument '(?P<named>[^']+)': |invalid reset data: (?P<model>[\w.]+): )")
@@ -155,16 +155,8 @@ class ShardedClient:
 
     def episode_record(self, session_id: str, episode_id: str) -> dict[str, Any] | None:
         """The episode as recorded by the session's server (``GET /trajectories/{id}``)."""
-        import httpx
-
         index, _ = parse_session_id(session_id)
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        reply = httpx.get(f"{self.urls[index]}/trajectories/{episode_id}", headers=headers, timeout=30.0)
-        if reply.status_code != 200:
-            raise PoolError(f"{self.urls[index]}: GET /trajectories/{episode_id}: HTTP {reply.status_code} "
-                            f"{reply.text[:200]}")
-        record: dict[str, Any] = reply.json()
-        return record
+        return fetch_episode_record(self.urls[index], episode_id, api_key=self.api_key)
 
     # -- evaluation and training ------------------------------------------------------------------
 
@@ -254,6 +246,26 @@ class ShardedClient:
                                 f"({type(exc).__name__}: {exc}); its unfinished episode is gone, the steps it "
                                 "returned are recorded by that server; open a new session",
                                 session_id=session_id, host=self.urls[index])
+
+
+def fetch_episode_record(base_url: str, episode_id: str, *, api_key: str | None = None) -> dict[str, Any]:
+    """A server's record of one episode (``GET /trajectories/{id}``), in the export form.
+
+    ``api_key`` defaults to the first key of ``$TRACEFIX_API_KEY``; the server answers only with
+    ``--trajectory-routes`` or to the key that recorded the episode. Raises
+    :class:`~tracefix_rl.errors.PoolError` naming the server and the HTTP status otherwise.
+    """
+    import os
+
+    import httpx
+
+    key = api_key if api_key is not None else os.environ.get("TRACEFIX_API_KEY", "").split(",")[0].strip()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    reply = httpx.get(f"{base_url.rstrip('/')}/trajectories/{episode_id}", headers=headers, timeout=30.0)
+    if reply.status_code != 200:
+        raise PoolError(f"{base_url}: GET /trajectories/{episode_id}: HTTP {reply.status_code} {reply.text[:200]}")
+    record: dict[str, Any] = reply.json()
+    return record
 
 
 def _core(obs: Any) -> CodeObservation:

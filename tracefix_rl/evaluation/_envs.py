@@ -115,7 +115,9 @@ class _CopyingSession:
 
 class RemoteSession(_CopyingSession):
     """A WebSocket session with a TraceFix-RL server (``tracefix serve``); :meth:`finish` fetches
-    the server's recording (``GET /trajectories/{id}``)."""
+    the server's recording (``GET /trajectories/{id}``). The server must serve its trajectory
+    routes (``tracefix serve --trajectory-routes``, or an API key in ``TRACEFIX_API_KEY``, which
+    the session sends)."""
 
     def __init__(self, url: str, store: Any, *, message_timeout_s: float = 300.0) -> None:
         super().__init__(store)
@@ -156,13 +158,9 @@ class RemoteSession(_CopyingSession):
                 pass
 
     def _fetch(self, episode_id: str) -> dict[str, Any] | None:
-        import httpx
+        from tracefix_rl.client import fetch_episode_record
 
-        reply = httpx.get(f"{self.http_url}/trajectories/{episode_id}", timeout=30.0)
-        if reply.status_code != 200:
-            raise RuntimeError(f"GET /trajectories/{episode_id}: HTTP {reply.status_code} {reply.text[:200]}")
-        data: dict[str, Any] = reply.json()
-        return data
+        return fetch_episode_record(self.http_url, episode_id)
 
     def close(self) -> None:
         self._drop()

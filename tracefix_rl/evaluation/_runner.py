@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.errors import EvaluationError, TaskError
+from tracefix_rl.errors import EvaluationError, ResetArgumentError, TaskError
 from tracefix_rl.evaluation._agents import AgentOutcome, EvalAgent
 from tracefix_rl.evaluation._envs import (
     EnvFailure,
@@ -149,7 +149,8 @@ def exit_status(outcome: AgentOutcome, tap: Tap) -> ExitStatus:
     """How an episode ended, from the agent's outcome and what the environment did."""
     if tap.failure is not None:
         original = tap.failure.original
-        if isinstance(original, TaskError) or (tap.observation is None and _looks_like_task_error(original)):
+        if isinstance(original, TaskError | ResetArgumentError) or (
+                tap.observation is None and _looks_like_task_error(original)):
             return ExitStatus.TASK_ERROR
         return ExitStatus.INFRA_ERROR
     if outcome.end == "error":
@@ -163,7 +164,8 @@ def _looks_like_task_error(exc: BaseException) -> bool:
     # A server answers a reset it cannot do (unknown task, no such variant) with an error frame
     # whose message carries the TaskError text.
     text = str(exc)
-    return any(s in text for s in ("TaskError", "UnknownTaskError", "unknown task", "has no variant", "no task "))
+    return any(s in text for s in ("TaskError", "UnknownTaskError", "ResetArgumentError", "unknown task",
+                                   "has no variant", "no task "))
 
 
 class _Log:
@@ -191,7 +193,8 @@ class EvalRunner:
     called (from a worker thread, under a lock) with every finished episode's row. ``pool``
     (a :class:`~tracefix_rl.integrations.ray.TraceFixRayPool` or
     :class:`~tracefix_rl.client.ShardedClient`) plays the episodes on its hosts instead of in
-    process or at ``options.env_url``; each is copied into ``DIR/trajectories.sqlite3``.
+    process or at ``options.env_url``; each is copied into ``DIR/trajectories.sqlite3``. The
+    pool's own settings then decide the step budget (build it with ``EnvConfig(max_steps=...)``).
     Diagnostics (the agent loop's included) go to ``DIR/eval.log``.
     """
 
@@ -427,7 +430,7 @@ class EvalRunner:
             "package_version": __version__, "python_version": platform.python_version(),
             "isolation": sorted({r.isolation for r in rows if r.isolation}),
             "task_source": sources or ["builtin"], "selected_tasks_hash": digest,
-            "environment": (_pool_label(self.pool) if self.pool is not None else self.options.env_url or "in-process"),
+            "environment": _pool_label(self.pool) if self.pool is not None else self.options.env_url or "in-process",
         }
         copied = [s for s in self._sessions if isinstance(s, RemoteSession | PoolEvalSession)]
         if copied:
