@@ -40,22 +40,14 @@ sys.path.insert(0, str(HERE))
 
 from _common import emit, latency, percentile  # noqa: E402
 
-from tracefix_rl.agents.scripted import oracle_actions  # noqa: E402
+from tracefix_rl.agents.scripted import OraclePolicy  # noqa: E402
 from tracefix_rl.config import EnvConfig  # noqa: E402
 from tracefix_rl.env import TraceFixEnvironment  # noqa: E402
 from tracefix_rl.models import CodeAction  # noqa: E402
-from tracefix_rl.tasks import get_task, list_tasks  # noqa: E402
+from tracefix_rl.tasks import list_tasks  # noqa: E402
 
 LONG = EnvConfig(max_steps=10_000)
 """Both sides' settings: oracle episodes end at SUBMIT; the latency episodes need a long budget."""
-
-
-class _Oracle:
-    def __init__(self, reset):
-        self._actions = oracle_actions(get_task(reset["task_name"]))
-
-    def act(self, observation):
-        return next(self._actions, CodeAction(action_type="SUBMIT"))
 
 
 def _in_process(specs: list[dict], threads: int, db: Path) -> dict:
@@ -71,7 +63,7 @@ def _in_process(specs: list[dict], threads: int, db: Path) -> dict:
         if env is None:
             env = local.env = TraceFixEnvironment(LONG, recorder=recorder)
         obs = env.reset(**reset)
-        policy = _Oracle(reset)
+        policy = OraclePolicy(reset)
         while not obs.done:
             obs = env.step(policy.act(obs))
         with lock:
@@ -87,7 +79,7 @@ def _in_process(specs: list[dict], threads: int, db: Path) -> dict:
 
 def _pooled(pool, specs: list[dict], concurrency: int) -> dict:
     started = time.perf_counter()
-    outcomes = pool.run_episodes(_Oracle, specs, seeds=None, concurrency=concurrency)
+    outcomes = pool.run_episodes(OraclePolicy, specs, seeds=None, concurrency=concurrency)
     seconds = time.perf_counter() - started
     bad = [o.error for o in outcomes if not o.ok]
     if bad:

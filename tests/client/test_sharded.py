@@ -13,7 +13,7 @@ pytest.importorskip("openenv")
 from _live_server import live_server  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from tracefix_rl.agents.scripted import oracle_actions  # noqa: E402
+from tracefix_rl.agents.scripted import OraclePolicy, oracle_actions  # noqa: E402
 from tracefix_rl.cli.main import app  # noqa: E402
 from tracefix_rl.client import ShardedClient  # noqa: E402
 from tracefix_rl.config import EnvConfig  # noqa: E402
@@ -35,14 +35,6 @@ def servers(tmp_path_factory):
     with contextlib.ExitStack() as stack:
         yield [stack.enter_context(live_server(tmp_path_factory.mktemp(f"shard{i}"), "--trajectory-routes"))
                for i in range(2)]
-
-
-class _Oracle:
-    def __init__(self, reset):
-        self._actions = oracle_actions(get_task(reset["task_name"]))
-
-    def act(self, observation):
-        return next(self._actions, CodeAction(action_type="SUBMIT"))
 
 
 def test_sessions_spread_over_the_servers_and_observations_match_in_process(servers):
@@ -93,7 +85,7 @@ def test_a_dead_server_fails_its_sessions_by_name_and_new_ones_go_to_the_live_on
         with pytest.raises(SessionLostError) as lost:
             client.step(on_doomed, CodeAction(action_type="VIEW_CODE"))
         assert doomed.url in str(lost.value) and lost.value.host == doomed.url
-        outcomes = client.run_episodes(_Oracle, ["task1_easy", "task2_medium"], seeds=(0, 1))
+        outcomes = client.run_episodes(OraclePolicy, ["task1_easy", "task2_medium"], seeds=(0, 1))
         assert all(o.ok and o.resolved and o.host == servers[0].url for o in outcomes)
     with pytest.raises(PoolError, match="no server could open a session"):
         ShardedClient(["http://127.0.0.1:9"]).open()

@@ -28,7 +28,7 @@ ray = pytest.importorskip("ray")
 from ray._private.authentication_test_utils import reset_auth_token_state  # noqa: E402 - Ray's own test helper
 from typer.testing import CliRunner  # noqa: E402
 
-from tracefix_rl.agents.scripted import fix_actions, oracle_actions  # noqa: E402
+from tracefix_rl.agents.scripted import OraclePolicy, fix_actions, oracle_actions  # noqa: E402
 from tracefix_rl.cli.main import app  # noqa: E402
 from tracefix_rl.config import EnvConfig  # noqa: E402
 from tracefix_rl.env import TraceFixEnvironment, observation_hash  # noqa: E402
@@ -91,14 +91,6 @@ def _messy_actions(task):
     yield CodeAction(action_type="UNDO_EDIT")
     yield CodeAction(action_type="TRACE", trace_format="cwm")
     yield from oracle_actions(task)
-
-
-class _Oracle:
-    def __init__(self, reset):
-        self._actions = oracle_actions(get_task(reset["task_name"]))
-
-    def act(self, observation):
-        return next(self._actions, CodeAction(action_type="SUBMIT"))
 
 
 def test_same_seeds_give_the_same_observations_and_scores_as_in_process(pool):
@@ -171,7 +163,7 @@ def test_a_hundred_episodes_over_two_hosts_are_all_recorded_and_merge_into_a_sto
     hosts_dir = tmp_path / "hosts"
     names = [t.name for t in list_tasks()][:25]
     with TraceFixRayPool(num_hosts=2, db_dir=str(hosts_dir), **HOST) as pool:
-        outcomes = pool.run_episodes(_Oracle, names, seeds=range(4), concurrency=8)
+        outcomes = pool.run_episodes(OraclePolicy, names, seeds=range(4), concurrency=8)
         collected = pool.collect(tmp_path / "collected.sqlite3")
     assert len(outcomes) == 100 and all(o.ok and o.resolved for o in outcomes), [o.error for o in outcomes]
     assert {o.host for o in outcomes} == {"host 0", "host 1"}
@@ -199,7 +191,7 @@ def test_a_killed_host_fails_its_sessions_clearly_and_the_run_goes_on_on_the_oth
         victim = next(h for h in pool.hosts() if h["index"] == 0)
         steps, lock, killed = [0], threading.Lock(), threading.Event()
 
-        class Killer(_Oracle):
+        class Killer(OraclePolicy):
             def act(self, observation):
                 with lock:
                     steps[0] += 1
