@@ -22,7 +22,7 @@ from _common import emit, measure  # noqa: E402
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment  # noqa: E402
 from tracefix_rl.agents import oracle_actions  # noqa: E402
-from tracefix_rl.tasks import get_task  # noqa: E402
+from tracefix_rl.data.tasks import get_task  # noqa: E402
 
 TASK = "binary_search_off_by_one"
 
@@ -110,7 +110,7 @@ def main() -> None:
     run = CodeAction(action_type="RUN_TESTS")
     row("RUN_TESTS", measure(lambda: env.step(run), repeat=n_exec))
     try:
-        import tracefix_rl.trace  # noqa: F401
+        import tracefix_rl.engines.trace  # noqa: F401
 
         trace = CodeAction(action_type="TRACE")
         row("TRACE", measure(lambda: env.step(trace), repeat=n_exec))

@@ -157,9 +157,9 @@ def _run_callers(runner: Runner, owners: list[str], window_s: float, median_job_
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run both parts, print the tables, and return (and write) the results."""
     _setup_path(argv)
-    from tracefix_rl.sandbox import Limits, Outcome
-    from tracefix_rl.sandbox._forkserver import ForkServerSandbox
-    from tracefix_rl.tasks import get_task
+    from tracefix_rl.data.tasks import get_task
+    from tracefix_rl.engines.sandbox import Limits, Outcome
+    from tracefix_rl.engines.sandbox._forkserver import ForkServerSandbox
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows (about 30 s in total)")

@@ -41,17 +41,17 @@ sys.path.insert(0, str(HERE))
 from _common import emit, latency, percentile  # noqa: E402
 
 from tracefix_rl.agents.scripted import OraclePolicy  # noqa: E402
-from tracefix_rl.config import EnvConfig  # noqa: E402
-from tracefix_rl.env import TraceFixEnvironment  # noqa: E402
-from tracefix_rl.models import CodeAction  # noqa: E402
-from tracefix_rl.tasks import list_tasks  # noqa: E402
+from tracefix_rl.core.config import EnvConfig  # noqa: E402
+from tracefix_rl.core.models import CodeAction  # noqa: E402
+from tracefix_rl.data.tasks import list_tasks  # noqa: E402
+from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment  # noqa: E402
 
 LONG = EnvConfig(max_steps=10_000)
 """Both sides' settings: oracle episodes end at SUBMIT; the latency episodes need a long budget."""
 
 
 def _in_process(specs: list[dict], threads: int, db: Path) -> dict:
-    from tracefix_rl.trajectory import SQLiteRecorder
+    from tracefix_rl.data.trajectories import SQLiteRecorder
 
     recorder = SQLiteRecorder(db)
     local = threading.local()
@@ -61,7 +61,7 @@ def _in_process(specs: list[dict], threads: int, db: Path) -> dict:
     def play(reset: dict) -> None:
         env = getattr(local, "env", None)
         if env is None:
-            env = local.env = TraceFixEnvironment(LONG, recorder=recorder)
+            env = local.env = RecordEpisodes(TraceFixEnvironment(LONG), recorder)
         obs = env.reset(**reset)
         policy = OraclePolicy(reset)
         while not obs.done:
@@ -155,10 +155,10 @@ def main(argv: list[str] | None = None) -> None:
                      "actors", _pooled(pool, specs, 8 * args.hosts), min(cpus, args.hosts * args.cpus_per_host),
                      anchor)]
 
-        from tracefix_rl.trajectory import SQLiteRecorder
+        from tracefix_rl.data.trajectories import SQLiteRecorder
 
         recorder = SQLiteRecorder(scratch / "latency.sqlite3")  # recorded, as on the hosts
-        env = TraceFixEnvironment(LONG, recorder=recorder)
+        env = RecordEpisodes(TraceFixEnvironment(LONG), recorder)
         env.reset(task_name="binary_search_off_by_one", seed=0)
         sid = pool.open()
         pool.reset(sid, task_name="binary_search_off_by_one", seed=0)

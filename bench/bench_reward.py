@@ -38,15 +38,15 @@ POLICIES = ("unchanged", "hardcode", "partial", "reference")
 
 def _tasks(args: argparse.Namespace) -> list[Any]:
     if args.pack:
-        from tracefix_rl.tasks import read_pack
+        from tracefix_rl.data.tasks import read_pack
 
         return list(read_pack(args.pack)[1])
     if args.build:
-        from tracefix_rl.tasks._build import build_tasks
-        from tracefix_rl.tasks._corpus import corpus_programs
+        from tracefix_rl.data.tasks._build import build_tasks
+        from tracefix_rl.data.tasks._corpus import corpus_programs
 
         return build_tasks(list(corpus_programs()), target=args.build, seed=0).tasks
-    from tracefix_rl.tasks import list_tasks
+    from tracefix_rl.data.tasks import list_tasks
 
     return list_tasks()
 
@@ -55,7 +55,7 @@ def fail_to_pass(task: Any) -> list[str]:
     """Names of the task's FAIL_TO_PASS tests, visible first (from the stored roles)."""
     if all(hasattr(t, "role") for t in task.all_tests):
         return [t.name for t in task.all_tests if t.role == "fail_to_pass"]
-    from tracefix_rl.env._testing import run_tests  # tasks without stored roles (older versions)
+    from tracefix_rl.engines.judge import run_tests  # tasks without stored roles (older versions)
 
     run = run_tests(task.buggy, task.all_tests)
     return [r.test_name for r in run.results if not r.passed]
@@ -64,9 +64,9 @@ def fail_to_pass(task: Any) -> list[str]:
 def play(task: Any, program: str | None) -> Any:
     """One episode on ``task``: replace the whole program with ``program`` (if any), then SUBMIT."""
     from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
-    from tracefix_rl.tasks._pack import TaskPack
+    from tracefix_rl.data.tasks._pack import TaskPack
 
-    env = TraceFixEnvironment(EnvConfig(record=False), task_source=TaskPack(Path("<bench>"), {}, [task]))
+    env = TraceFixEnvironment(EnvConfig(), task_source=TaskPack(Path("<bench>"), {}, [task]))
     obs = env.reset(task_name=task.name, seed=0)
     if program is not None:
         obs = env.step(CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=len(obs.code_dict),
@@ -76,7 +76,7 @@ def play(task: Any, program: str | None) -> Any:
 
 def program_for(policy: str, task: Any) -> tuple[bool, str | None]:
     """``(applies, program)`` for one policy on one task (``program=None`` submits unchanged)."""
-    from tracefix_rl.tasks._probes import hardcode_program, partial_fix_program
+    from tracefix_rl.engines.probes import hardcode_program, partial_fix_program
 
     if policy == "unchanged":
         return True, None

@@ -2,8 +2,8 @@
 
 Runs the buggy ``binary_search_off_by_one`` program against its 4 visible tests through
 
-* ``forkserver``: the sandbox :func:`tracefix_rl.sandbox.get_sandbox` uses (2 workers),
-* ``subprocess``: :class:`~tracefix_rl.sandbox._subprocess.SubprocessSandbox` (fresh
+* ``forkserver``: the sandbox :func:`tracefix_rl.engines.sandbox.get_sandbox` uses (2 workers),
+* ``subprocess``: :class:`~tracefix_rl.engines.sandbox._subprocess.SubprocessSandbox` (fresh
   ``python -S -s`` per job, rlimits only), and
 * ``python -S -I``: a fresh ``python -S -I`` interpreter per run that executes the same program
   and test calls and prints their results (no isolation at all: the interpreter start-up floor),
@@ -39,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import latency, percentile, save_json  # noqa: E402
 
-from tracefix_rl.sandbox import Limits, Outcome  # noqa: E402
-from tracefix_rl.sandbox._forkserver import ForkServerSandbox  # noqa: E402
-from tracefix_rl.sandbox._subprocess import SubprocessSandbox  # noqa: E402
-from tracefix_rl.tasks import get_task  # noqa: E402
+from tracefix_rl.data.tasks import get_task  # noqa: E402
+from tracefix_rl.engines.sandbox import Limits, Outcome  # noqa: E402
+from tracefix_rl.engines.sandbox._forkserver import ForkServerSandbox  # noqa: E402
+from tracefix_rl.engines.sandbox._subprocess import SubprocessSandbox  # noqa: E402
 
 TASK = "binary_search_off_by_one"
 

@@ -101,7 +101,7 @@ def _process(cmd: list[str], port: int, env: dict[str, str], cwd: Path, *, keep:
 
 def _first_line_of(task_name: str) -> str:
     """The first line of the task's buggy program (a REPLACE_LINES that keeps the program runnable)."""
-    from tracefix_rl.tasks import get_task
+    from tracefix_rl.data.tasks import get_task
 
     return get_task(task_name).buggy.splitlines()[0]
 

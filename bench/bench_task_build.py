@@ -35,12 +35,12 @@ def main() -> int:
     args = ap.parse_args()
     count = args.count or (200 if args.quick else 2000)
 
-    from tracefix_rl.tasks._build import build_tasks
-    from tracefix_rl.tasks._corpus import corpus_programs
+    from tracefix_rl.data.tasks._build import build_tasks
+    from tracefix_rl.data.tasks._corpus import corpus_programs
 
     programs = list(corpus_programs())
     try:
-        from tracefix_rl.tasks.importers import humaneval_programs
+        from tracefix_rl.data.tasks.importers import humaneval_programs
 
         programs += humaneval_programs().tasks
     except ImportError:

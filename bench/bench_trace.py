@@ -2,7 +2,7 @@
 
 Both sides do the same work per repetition: compile the program, execute its module code and
 call ``f(1000)`` (a loop that adds to a running total). The traced side is
-:func:`tracefix_rl.trace.trace_program`, in process, in CWM mode (no value clipping), so the
+:func:`tracefix_rl.engines.trace.trace_program`, in process, in CWM mode (no value clipping), so the
 numbers measure the tracer and not sandbox start-up. Reports median and p99 wall time of each
 side and the ratio of the medians.
 
@@ -10,7 +10,7 @@ Usage::
 
     .venv/bin/python bench/bench_trace.py [--quick] [--repeats N] [--json PATH] [--sandbox]
 
-``--sandbox`` also times :func:`tracefix_rl.trace.trace_in_sandbox` end to end (process
+``--sandbox`` also times :func:`tracefix_rl.engines.trace.trace_in_sandbox` end to end (process
 start-up included), which is what the environment's TRACE action pays.
 
 Measured on the 2-core development machine (CPython 3.11.7, shared with other jobs):
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracefix_rl.trace import trace_in_sandbox, trace_program  # noqa: E402
+from tracefix_rl.engines.trace import trace_in_sandbox, trace_program  # noqa: E402
 
 PROGRAM = """\
 def f(n):

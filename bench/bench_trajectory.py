@@ -25,8 +25,10 @@ from _common import emit, measure  # noqa: E402
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment  # noqa: E402
 from tracefix_rl.agents.random_policy import RandomPolicy  # noqa: E402
-from tracefix_rl.sandbox import Limits  # noqa: E402
-from tracefix_rl.trajectory import SQLiteRecorder, replay  # noqa: E402
+from tracefix_rl.data.trajectories import SQLiteRecorder  # noqa: E402
+from tracefix_rl.engines.sandbox import Limits  # noqa: E402
+from tracefix_rl.env import RecordEpisodes
+from tracefix_rl.env.replay import replay
 
 TASK = "binary_search_off_by_one"
 CHEAP = {"VIEW_CODE": 0.3, "REPLACE_LINES": 0.4, "RUN_TESTS": 0.04, "UNDO_EDIT": 0.16,
@@ -48,7 +50,8 @@ def overhead_rows(tmp: Path, n: int) -> list[dict]:
     for name, pair in actions.items():
         base = None
         for mode, rec in recorders.items():
-            env = TraceFixEnvironment(EnvConfig(max_steps=10**9, record=False), recorder=rec)
+            bare = TraceFixEnvironment(EnvConfig(max_steps=10**9))
+            env = bare if rec is None else RecordEpisodes(bare, rec)
             env.reset(task_name=TASK, seed=0)
             state = {"i": 0}
 
@@ -75,7 +78,7 @@ def replay_rows(tmp: Path, episodes: int) -> list[dict]:
     for label, weights, steps in (("cheap mix, 200 steps", CHEAP, 200), ("default mix, 50 steps", None, 50)):
         ids, record_s = [], 0.0
         for i in range(episodes):
-            env = TraceFixEnvironment(EnvConfig(max_steps=steps, limits=LIMITS, record=False), recorder=rec)
+            env = RecordEpisodes(TraceFixEnvironment(EnvConfig(max_steps=steps, limits=LIMITS)), rec)
             policy = RandomPolicy(i, weights=weights, submit_prob=0.0)
             obs = env.reset(task_name=TASK, seed=i)
             t = time.perf_counter()

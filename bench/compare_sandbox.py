@@ -33,9 +33,9 @@ _PROBE = r"""
 import json, statistics, sys
 sys.path[:0] = [sys.argv[1], sys.argv[3]]  # tracefix_rl from the checkout under test, _common from here
 from _common import latency, percentile
-from tracefix_rl.sandbox import Limits, Outcome
-from tracefix_rl.sandbox._forkserver import ForkServerSandbox
-from tracefix_rl.tasks import get_task
+from tracefix_rl.engines.sandbox import Limits, Outcome
+from tracefix_rl.engines.sandbox._forkserver import ForkServerSandbox
+from tracefix_rl.data.tasks import get_task
 
 task = get_task("binary_search_off_by_one")
 payload = {"source": task.buggy, "tests": [t.to_payload() for t in task.tests]}

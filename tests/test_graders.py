@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tracefix_rl import graders
-from tracefix_rl.tasks import get_task
+from tracefix_rl.data.tasks import get_task
 
 TASK = "task2_medium"
 
@@ -32,7 +32,7 @@ def test_score_is_the_environments_final_score_with_resolution():
     assert buggy.tally.f2p_visible == (0, 2) and buggy.tally.p2p == (6, 6)
     fixed = graders.grade_report({"source": task.reference, "step_count": 10}, task_name=TASK)
     assert fixed.resolved and fixed.score == 0.94  # 0.98 - 0.004 per step
-    from tracefix_rl.tasks._probes import partial_fix_program
+    from tracefix_rl.engines.probes import partial_fix_program
 
     partial = partial_fix_program(task, ["test_missing_above_range"])
     report = graders.grade_report({"source": partial}, task_name=TASK)
@@ -42,7 +42,7 @@ def test_score_is_the_environments_final_score_with_resolution():
 @pytest.mark.parametrize("shape", ["final_observation", "observation", "state", "trajectory", "list",
                                    "pairs", "json", "code_lines", "model", "kwarg"])
 def test_payload_shapes(shape):
-    from tracefix_rl.models import CodeObservation
+    from tracefix_rl.core.models import CodeObservation
 
     ref = get_task(TASK).reference
     obs = {"code_dict": _code_dict(ref), "task_name": "binary_search_off_by_one", "step_count": 10}
@@ -106,11 +106,11 @@ def test_openenv_yaml_graders_resolve_to_the_bank():
 
 def test_a_recorded_trajectory_is_graded_by_replaying_its_actions(tmp_path):
     from tracefix_rl.agents import oracle_actions
-    from tracefix_rl.env import TraceFixEnvironment
-    from tracefix_rl.trajectory import SQLiteRecorder
+    from tracefix_rl.data.trajectories import SQLiteRecorder
+    from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
     recorder = SQLiteRecorder(tmp_path / "t.sqlite3")
-    env = TraceFixEnvironment(recorder=recorder)
+    env = RecordEpisodes(TraceFixEnvironment(), recorder)
     obs = env.reset(task_name="task2_medium", seed=4)
     actions = list(oracle_actions(get_task("task2_medium"), trace=False))
     for action in actions[:-1]:  # fixed and tested, but not submitted

@@ -1,7 +1,7 @@
 """TraceFix-RL: an RL environment in which language-model agents debug Python programs.
 
 Public names load on first use (PEP 562), so ``import tracefix_rl`` costs almost nothing and
-the sandbox child can import :mod:`tracefix_rl.sandbox` without pydantic. The client, which
+the sandbox child can import :mod:`tracefix_rl.engines.sandbox` without pydantic. The client, which
 needs ``openenv``, loads only when ``TraceFixRLEnv`` is first touched.
 """
 
@@ -14,9 +14,9 @@ from tracefix_rl._version import __version__
 
 if TYPE_CHECKING:
     from tracefix_rl.client import TraceFixRLEnv
-    from tracefix_rl.config import EnvConfig, RewardConfig
+    from tracefix_rl.core.config import EnvConfig, RewardConfig
+    from tracefix_rl.core.models import CodeAction, CodeObservation, EpisodeState, TestResult
     from tracefix_rl.env import TraceFixEnvironment
-    from tracefix_rl.models import CodeAction, CodeObservation, EpisodeState, TestResult
 
 __all__ = [
     "CodeAction",
@@ -31,12 +31,12 @@ __all__ = [
 ]
 
 _LAZY = {
-    "CodeAction": "tracefix_rl.models",
-    "CodeObservation": "tracefix_rl.models",
-    "EpisodeState": "tracefix_rl.models",
-    "TestResult": "tracefix_rl.models",
-    "EnvConfig": "tracefix_rl.config",
-    "RewardConfig": "tracefix_rl.config",
+    "CodeAction": "tracefix_rl.core.models",
+    "CodeObservation": "tracefix_rl.core.models",
+    "EpisodeState": "tracefix_rl.core.models",
+    "TestResult": "tracefix_rl.core.models",
+    "EnvConfig": "tracefix_rl.core.config",
+    "RewardConfig": "tracefix_rl.core.config",
     "TraceFixEnvironment": "tracefix_rl.env",
     "TraceFixRLEnv": "tracefix_rl.client",
 }

@@ -2,7 +2,7 @@
 
 A grader takes a payload describing the end of an episode, finds the program in it, re-runs the
 task's visible **and** hidden tests in the sandbox and returns the environment's own final
-score for that program (:func:`tracefix_rl.scoring.final_score`, default configuration, with
+score for that program (:func:`tracefix_rl.core.scoring.final_score`, default configuration, with
 the payload's ``step_count`` when it carries one): 0.90-0.98 when the episode is resolved
 (every FAIL_TO_PASS and PASS_TO_PASS test passes), at most 0.26 otherwise. The result is
 deterministic for a given payload and always strictly inside (0, 1): an empty or unreadable
@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tracefix_rl.scoring import SCORE_MAX, SCORE_MIN
+from tracefix_rl.core.scoring import SCORE_MAX, SCORE_MIN
 
 __all__ = ["SCORE_MAX", "SCORE_MIN", "GradeReport", "grade", "grade_report", "task1_easy", "task2_medium",
            "task3_hard"]
@@ -48,7 +48,7 @@ class GradeReport:
     task_name: str | None = None
     steps: int = 0
     tally: Any = None
-    """The :class:`~tracefix_rl.scoring.TestTally` (``None`` when nothing could be graded)."""
+    """The :class:`~tracefix_rl.core.scoring.TestTally` (``None`` when nothing could be graded)."""
     problem: str = ""
     """Why the minimum was given without grading (empty when the program was graded)."""
 
@@ -126,11 +126,11 @@ def _from_record(payload: Any) -> dict[str, Any] | None:
     actions = [step.get("action") if isinstance(step, dict) else None for step in top["steps"]]
     if not actions or not all(isinstance(a, dict) and "action_type" in a for a in actions):
         return None
-    from tracefix_rl.config import EnvConfig
+    from tracefix_rl.core.config import EnvConfig
+    from tracefix_rl.core.models import CodeAction
     from tracefix_rl.env import TraceFixEnvironment
-    from tracefix_rl.models import CodeAction
 
-    env = TraceFixEnvironment(EnvConfig(record=False))
+    env = TraceFixEnvironment(EnvConfig())
     manifest = top.get("manifest")
     source = manifest.get("task_source") if isinstance(manifest, dict) else None
     obs = env.reset(task_name=str(top["task_name"]), seed=top.get("seed"), variant=top.get("variant"),
@@ -174,9 +174,9 @@ def grade_report(payload: Any = None, *args: Any, task_name: str | None = None, 
         source = _source(holder)
         if not source:
             return GradeReport(SCORE_MIN, False, str(name), problem="the payload's program is empty")
-        from tracefix_rl.env._testing import judge, tally_runs
-        from tracefix_rl.scoring import final_score
-        from tracefix_rl.tasks._pack import resolve_task
+        from tracefix_rl.core.scoring import final_score
+        from tracefix_rl.data.tasks import resolve_task
+        from tracefix_rl.engines.judge import judge, tally_runs
 
         pack = task_pack or _lookup(payload, holder, "task_pack") or _lookup(payload, holder, "task_source")
         k = variant if variant is not None else _lookup(payload, holder, "variant")
@@ -214,8 +214,8 @@ def __getattr__(name: str) -> Callable[..., float]:
     # ``tracefix_rl.graders:<any task name or alias>`` resolves to a grader bound to that task.
     if name.startswith("__"):
         raise AttributeError(name)
-    from tracefix_rl.errors import UnknownTaskError
-    from tracefix_rl.tasks import get_task
+    from tracefix_rl.core.errors import UnknownTaskError
+    from tracefix_rl.data.tasks import get_task
 
     try:
         get_task(name)

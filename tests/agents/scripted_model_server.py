@@ -55,7 +55,7 @@ def _program(user: str) -> str:
 def fix_policy(user: str) -> dict[str, Any]:
     """The next action of the fixing script, decided from the rendered observation."""
     from tracefix_rl.agents.scripted import fix_actions
-    from tracefix_rl.tasks import get_task
+    from tracefix_rl.data.tasks import get_task
 
     if "ALL PASS" in user:
         return {"thought": "Observation: all visible tests pass. Plan: submit.", "action_type": "SUBMIT"}

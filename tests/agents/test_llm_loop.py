@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tracefix_rl.agents.llm import extract_json, format_end, format_start, format_step
-from tracefix_rl.scoring import clamp_score
+from tracefix_rl.core.scoring import clamp_score
 
 
 @pytest.mark.parametrize(("raw", "printed"), [(0.0, 0.01), (0.004, 0.01), (0.005, 0.01), (1.0, 0.98),

@@ -8,10 +8,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tracefix_rl.agents.repair import RepairAgent, candidate_edits, edit_action
-from tracefix_rl.config import EnvConfig
+from tracefix_rl.core.config import EnvConfig
+from tracefix_rl.engines.mutation import apply_mutations, find_sites, normalized
 from tracefix_rl.env import TraceFixEnvironment
 from tracefix_rl.env._editor import Buffer
-from tracefix_rl.tasks._mutate import apply_mutations, find_sites, normalized
 
 ALLOWED = {"VIEW_CODE", "RUN_TESTS", "TRACE", "REPLACE_LINES", "UNDO_EDIT", "SUBMIT"}
 
@@ -65,7 +65,7 @@ def test_every_candidate_is_a_program_that_parses_and_differs():
 
 
 def _play(task: str, seed: int = 0):
-    env = TraceFixEnvironment(EnvConfig(record=False))
+    env = TraceFixEnvironment(EnvConfig())
     obs = env.reset(task_name=task, seed=seed)
     agent, actions = RepairAgent(), []
     while not obs.done:

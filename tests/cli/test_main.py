@@ -49,7 +49,7 @@ def test_play_reads_actions_from_the_terminal():
 
 
 def test_doctor_reports_the_isolation_level():
-    from tracefix_rl.sandbox import get_sandbox
+    from tracefix_rl.engines.sandbox import get_sandbox
 
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output

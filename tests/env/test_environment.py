@@ -7,9 +7,9 @@ from pydantic import ValidationError
 
 from tracefix_rl import CodeAction, EnvConfig, RewardConfig, TraceFixEnvironment
 from tracefix_rl.agents import fix_actions
-from tracefix_rl.env import observation_hash
-from tracefix_rl.errors import ResetArgumentError, ResetNeededError, UnknownTaskError
-from tracefix_rl.tasks import get_task
+from tracefix_rl.core.errors import ResetArgumentError, ResetNeededError, UnknownTaskError
+from tracefix_rl.core.trajectory import observation_hash
+from tracefix_rl.data.tasks import get_task
 
 TASK = "binary_search_off_by_one"
 
@@ -223,7 +223,7 @@ def test_submitting_the_buggy_program_scores_the_minimum(env):
 
 
 def test_the_original_pass_rate_formula_is_an_option():
-    env = TraceFixEnvironment(EnvConfig(record=False, reward=RewardConfig(scoring="pass_rate")))
+    env = TraceFixEnvironment(EnvConfig(reward=RewardConfig(scoring="pass_rate")))
     env.reset(task_name=TASK, seed=0)
     obs = env.step(act("SUBMIT"))
     assert obs.final_score == pytest.approx(round(6 / 9 - 0.01, 2))  # 2/4 visible, 4/5 hidden, 1 step
@@ -317,7 +317,7 @@ def test_state_reports_episode_bookkeeping(env):
 
 
 def test_oversized_text_is_refused_without_ending_the_episode():
-    from tracefix_rl.models import MAX_BLOCK_CHARS
+    from tracefix_rl.core.models import MAX_BLOCK_CHARS
 
     with pytest.raises(ValidationError, match="at most"):
         CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=1, new_code_block="x" * (MAX_BLOCK_CHARS + 1))

@@ -6,8 +6,8 @@ import pytest
 
 from tracefix_rl import TraceFixEnvironment
 from tracefix_rl.agents import oracle_actions
-from tracefix_rl.env import observation_hash
-from tracefix_rl.tasks import builtin_tasks
+from tracefix_rl.core.trajectory import observation_hash
+from tracefix_rl.data.tasks import builtin_tasks
 
 TASKS = sorted(builtin_tasks())
 

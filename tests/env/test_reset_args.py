@@ -10,14 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
-from tracefix_rl.errors import ResetArgumentError, TraceFixError, UnknownArgumentError
+from tracefix_rl.core.errors import ResetArgumentError, TraceFixError, UnknownArgumentError
 
 TASK = "binary_search_off_by_one"
 
 
 @pytest.fixture
 def env():
-    e = TraceFixEnvironment(EnvConfig(record=False))
+    e = TraceFixEnvironment(EnvConfig())
     e.reset(task_name=TASK, seed=4)
     e.step(CodeAction(action_type="REPLACE_LINES", start_line=3, end_line=3, new_code_block="right = len(arr) - 1"))
     return e
@@ -62,22 +62,22 @@ def test_an_unknown_task_changes_nothing(env):
 
 
 def test_unseeded_resets_draw_fresh_entropy_per_environment():
-    a, b = TraceFixEnvironment(EnvConfig(record=False)), TraceFixEnvironment(EnvConfig(record=False))
+    a, b = TraceFixEnvironment(EnvConfig()), TraceFixEnvironment(EnvConfig())
     seeds_a = [(a.reset(), a.state.seed)[1] for _ in range(4)]
     seeds_b = [(b.reset(), b.state.seed)[1] for _ in range(4)]
     assert seeds_a != seeds_b
     assert all(isinstance(s, int) for s in seeds_a)
     # a reported seed reproduces its episode
-    assert TraceFixEnvironment(EnvConfig(record=False)).reset(seed=seeds_a[2]).task_name == \
-        TraceFixEnvironment(EnvConfig(record=False)).reset(seed=seeds_a[2]).task_name
+    assert TraceFixEnvironment(EnvConfig()).reset(seed=seeds_a[2]).task_name == \
+        TraceFixEnvironment(EnvConfig()).reset(seed=seeds_a[2]).task_name
     # and a configured seed still gives a reproducible sequence
-    fixed = [TraceFixEnvironment(EnvConfig(seed=11, record=False)) for _ in range(2)]
+    fixed = [TraceFixEnvironment(EnvConfig(seed=11)) for _ in range(2)]
     assert [(e.reset(), e.state.seed)[1] for e in fixed] == [fixed[0].state.seed] * 2
 
 
 def test_unseeded_resets_differ_across_processes():
     code = ("import json; from tracefix_rl import TraceFixEnvironment, EnvConfig; "
-            "e = TraceFixEnvironment(EnvConfig(record=False)); "
+            "e = TraceFixEnvironment(EnvConfig()); "
             "print(json.dumps([(e.reset(), e.state.seed)[1] for _ in range(3)]))")
     runs = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                       check=True).stdout) for _ in range(2)]

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
-from tracefix_rl.scoring import SCORE_MIN
-from tracefix_rl.tasks import get_task
-from tracefix_rl.tasks._pack import TaskPack
+from tracefix_rl.core.scoring import SCORE_MIN
+from tracefix_rl.data.tasks import get_task
+from tracefix_rl.data.tasks._pack import TaskPack
 
-SAMPLES = Path(__file__).resolve().parents[1] / "tasks" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "tasks" / "samples"
 
 HACKS = {
     # the test code calls bool(...): take the name over in the program's namespace
@@ -62,7 +62,7 @@ HACKS = {
 
 
 def _bool_style_task():
-    from tracefix_rl.tasks.importers import import_humanevalfix
+    from tracefix_rl.data.tasks.importers import import_humanevalfix
 
     tasks = import_humanevalfix(SAMPLES / "humanevalfix_sample.jsonl").tasks
     task = next(t for t in tasks if t.name == "humanevalfix_1")
@@ -76,7 +76,7 @@ def task(request):
 
 
 def _submit(task, extra: str | None):
-    env = TraceFixEnvironment(EnvConfig(record=False), task_source=TaskPack(Path("<test>"), {}, [task]))
+    env = TraceFixEnvironment(EnvConfig(), task_source=TaskPack(Path("<test>"), {}, [task]))
     obs = env.reset(task_name=task.name, seed=0)
     if extra is not None:
         program = task.buggy.rstrip("\n") + "\n\n" + extra.replace("{entry}", task.entry_point)
@@ -114,7 +114,7 @@ def test_a_program_taking_over_bool_does_not_change_what_the_tests_call():
     program = task.reference.rstrip("\n") + "\n\n" + HACKS["shadow_bool"]
     obs = _submit(task, None)
     assert obs.final_score == SCORE_MIN
-    env = TraceFixEnvironment(EnvConfig(record=False), task_source=TaskPack(Path("<test>"), {}, [task]))
+    env = TraceFixEnvironment(EnvConfig(), task_source=TaskPack(Path("<test>"), {}, [task]))
     obs = env.reset(task_name=task.name, seed=0)
     env.step(CodeAction(action_type="REPLACE_LINES", start_line=1, end_line=len(obs.code_dict), new_code_block=program))
     obs = env.step(CodeAction(action_type="SUBMIT"))

@@ -17,18 +17,18 @@ from pathlib import Path
 import pytest
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
-from tracefix_rl.sandbox import Limits
-from tracefix_rl.scoring import SCORE_MIN
-from tracefix_rl.tasks import list_tasks
-from tracefix_rl.tasks._pack import TaskPack
-from tracefix_rl.tasks._probes import hardcode_program, partial_fix_program
+from tracefix_rl.core.scoring import SCORE_MIN
+from tracefix_rl.data.tasks import list_tasks
+from tracefix_rl.data.tasks._pack import TaskPack
+from tracefix_rl.engines.probes import hardcode_program, partial_fix_program
+from tracefix_rl.engines.sandbox import Limits
 
-SAMPLES = Path(__file__).resolve().parents[1] / "tasks" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "tasks" / "samples"
 
 
 def _generated(count: int) -> list:
-    from tracefix_rl.tasks._build import build_tasks
-    from tracefix_rl.tasks._corpus import corpus_programs
+    from tracefix_rl.data.tasks._build import build_tasks
+    from tracefix_rl.data.tasks._corpus import corpus_programs
 
     report = build_tasks(list(corpus_programs()), target=count, seed=7, workers=2)
     assert len(report.tasks) == count
@@ -36,8 +36,8 @@ def _generated(count: int) -> list:
 
 
 def _imported() -> list:
-    from tracefix_rl.tasks._build import build_tasks
-    from tracefix_rl.tasks.importers import humaneval_programs, import_humanevalfix, import_quixbugs
+    from tracefix_rl.data.tasks._build import build_tasks
+    from tracefix_rl.data.tasks.importers import humaneval_programs, import_humanevalfix, import_quixbugs
 
     tasks = import_humanevalfix(SAMPLES / "humanevalfix_sample.jsonl").tasks
     tasks += import_quixbugs(SAMPLES / "quixbugs").tasks
@@ -59,7 +59,7 @@ LIMITS = Limits(wall_s=2.0, cpu_s=2, per_test_s=0.5)
 
 
 def _submit(task, program: str | None):
-    env = TraceFixEnvironment(EnvConfig(record=False, limits=LIMITS),
+    env = TraceFixEnvironment(EnvConfig(limits=LIMITS),
                               task_source=TaskPack(Path("<test>"), {}, [task]))
     obs = env.reset(task_name=task.name, seed=0)
     if program is not None:

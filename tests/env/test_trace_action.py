@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tracefix_rl import CodeAction, TraceFixEnvironment
-from tracefix_rl.trace import parse_generated_trace
+from tracefix_rl.engines.trace import parse_generated_trace
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import re
 
 import pytest
 
-from tracefix_rl.errors import EvaluationError
+from tracefix_rl.core.errors import EvaluationError
+from tracefix_rl.data.trajectories import TrajectoryStore
 from tracefix_rl.evaluation import EvalOptions, EvalRunner, ExitStatus, ModelAgent, select_tasks
-from tracefix_rl.trajectory import TrajectoryStore
 
 TASKS = {"easy": ["sum_even_wrong_condition", "reverse_string_wrong_step"],
          "medium": ["binary_search_off_by_one", "binary_search_wrong_mid"],

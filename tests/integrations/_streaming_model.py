@@ -18,7 +18,7 @@ from typing import Any
 
 def _script(task_name: str) -> list[dict[str, Any]]:
     from tracefix_rl.agents.scripted import fix_actions
-    from tracefix_rl.tasks import get_task
+    from tracefix_rl.data.tasks import get_task
 
     task = get_task(task_name)
     edits = [a.model_dump(exclude_none=True) for a in fix_actions(task.buggy, task.reference)]

@@ -12,7 +12,7 @@ pytest.importorskip("trl")
 
 from _tiny_lm import tiny_model, tiny_tokenizer  # noqa: E402
 
-from tracefix_rl.trajectory import TrajectoryStore  # noqa: E402
+from tracefix_rl.data.trajectories import TrajectoryStore  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -49,11 +49,12 @@ def test_sft_example_trains_on_an_export(model_dir, tmp_path):
     from tracefix_rl import TraceFixEnvironment
     from tracefix_rl.agents import oracle_actions
     from tracefix_rl.cli.main import app
-    from tracefix_rl.config import EnvConfig
-    from tracefix_rl.trajectory import SQLiteRecorder
+    from tracefix_rl.core.config import EnvConfig
+    from tracefix_rl.data.trajectories import SQLiteRecorder
+    from tracefix_rl.env import RecordEpisodes
 
     db = tmp_path / "t.sqlite3"
-    env = TraceFixEnvironment(EnvConfig(), recorder=SQLiteRecorder(db))
+    env = RecordEpisodes(TraceFixEnvironment(EnvConfig()), SQLiteRecorder(db))
     env.reset(task_name="task1_easy", seed=0)
     for action in oracle_actions(env.task, trace=False):
         env.step(action)

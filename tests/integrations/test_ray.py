@@ -30,9 +30,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from tracefix_rl.agents.scripted import OraclePolicy, fix_actions, oracle_actions  # noqa: E402
 from tracefix_rl.cli.main import app  # noqa: E402
-from tracefix_rl.config import EnvConfig  # noqa: E402
-from tracefix_rl.env import TraceFixEnvironment, observation_hash  # noqa: E402
-from tracefix_rl.errors import (  # noqa: E402
+from tracefix_rl.core.config import EnvConfig  # noqa: E402
+from tracefix_rl.core.errors import (  # noqa: E402
     PoolError,
     ResetArgumentError,
     ResetNeededError,
@@ -41,10 +40,13 @@ from tracefix_rl.errors import (  # noqa: E402
     UnknownArgumentError,
     UnknownTaskError,
 )
+from tracefix_rl.core.models import CodeAction  # noqa: E402
+from tracefix_rl.core.trajectory import observation_hash  # noqa: E402
+from tracefix_rl.data.tasks import get_task, list_tasks  # noqa: E402
+from tracefix_rl.data.trajectories import TrajectoryStore  # noqa: E402
+from tracefix_rl.env import TraceFixEnvironment  # noqa: E402
+from tracefix_rl.env.replay import replay  # noqa: E402
 from tracefix_rl.integrations.ray import TraceFixRayPool  # noqa: E402
-from tracefix_rl.models import CodeAction  # noqa: E402
-from tracefix_rl.tasks import get_task, list_tasks  # noqa: E402
-from tracefix_rl.trajectory import TrajectoryStore, replay  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = {"cpus_per_host": 0.25, "sandbox_workers": 2}
@@ -98,7 +100,7 @@ def test_same_seeds_give_the_same_observations_and_scores_as_in_process(pool):
              ("factorial_off_by_one", 3, 1)]
     for name, seed, variant in cases:
         reset = {"task_name": name, "seed": seed, **({"variant": variant} if variant else {})}
-        local = TraceFixEnvironment(EnvConfig(record=False))
+        local = TraceFixEnvironment(EnvConfig())
         first = local.reset(**reset)
         task = local.task
         expected = [observation_hash(first)] + [observation_hash(local.step(a)) for a in _messy_actions(task)]

@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
 from tracefix_rl.agents import oracle_actions
 from tracefix_rl.cli.main import app
+from tracefix_rl.data.trajectories import SQLiteRecorder, TrajectoryStore
+from tracefix_rl.env import RecordEpisodes
 from tracefix_rl.integrations.text_env import TraceFixTextEnv
 from tracefix_rl.integrations.tools import TOOL_SCHEMAS
 from tracefix_rl.integrations.trl import make_env_factory
-from tracefix_rl.trajectory import SQLiteRecorder, TrajectoryStore
 
 runner = CliRunner()
 ORACLE_TASKS = ("binary_search_off_by_one", "task1_easy")
@@ -24,7 +25,7 @@ ORACLE_TASKS = ("binary_search_off_by_one", "task1_easy")
 def store(tmp_path_factory) -> Path:
     """Two oracle episodes (resolved), one clumsy unresolved one with an invalid REPLACE_LINES."""
     db = tmp_path_factory.mktemp("sft") / "t.sqlite3"
-    env = TraceFixEnvironment(EnvConfig(), recorder=SQLiteRecorder(db))
+    env = RecordEpisodes(TraceFixEnvironment(EnvConfig()), SQLiteRecorder(db))
     for name in ORACLE_TASKS:
         env.reset(task_name=name, seed=0)
         for action in oracle_actions(env.task):

@@ -8,7 +8,7 @@ import pytest
 
 from tracefix_rl import EnvConfig
 from tracefix_rl.agents.llm import AgentConfig, observation_text
-from tracefix_rl.errors import EpisodeError, ResetNeededError
+from tracefix_rl.core.errors import EpisodeError, ResetNeededError
 from tracefix_rl.integrations.text_env import TraceFixTextEnv
 
 TASK = "binary_search_off_by_one"
@@ -60,7 +60,7 @@ def test_a_valid_reply_resets_the_parse_error_count():
 
 
 def test_the_step_budget_truncates():
-    env = _env(task_name=TASK, env_config=EnvConfig(max_steps=2, record=False))
+    env = _env(task_name=TASK, env_config=EnvConfig(max_steps=2))
     env.reset(seed=0)
     assert env.step('{"action_type": "VIEW_CODE"}')[2:4] == (False, False)
     _, _, terminated, truncated, info = env.step('{"action_type": "VIEW_CODE"}')

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment
-from tracefix_rl.errors import EpisodeError, TaskError, UnknownTaskError
+from tracefix_rl.core.errors import EpisodeError, TaskError, UnknownTaskError
 from tracefix_rl.integrations.tools import (
     TOOL_NAMES,
     TOOL_SCHEMAS,
@@ -89,7 +89,7 @@ SCRIPT = [("view_code", {}), ("run_tests", {}), ("trace", {}),
 def test_a_scripted_episode_through_the_tools_scores_as_the_environment_does():
     env = _env(max_output_chars=100_000)
     env.reset(**ROW)
-    direct = TraceFixEnvironment(EnvConfig(record=False))
+    direct = TraceFixEnvironment(EnvConfig())
     direct.reset(task_name=TASK, seed=0, variant=0)
     for name, args in SCRIPT:
         text = getattr(env, name)(**args)

@@ -19,9 +19,9 @@ pytest.importorskip("trl")
 from _tiny_lm import tiny_model, tiny_tokenizer  # noqa: E402
 
 from tracefix_rl import CodeAction, EnvConfig, TraceFixEnvironment  # noqa: E402
+from tracefix_rl.data.trajectories import TrajectoryStore  # noqa: E402
 from tracefix_rl.integrations.tools import TOOL_NAMES  # noqa: E402
 from tracefix_rl.integrations.trl import make_dataset, make_env_factory, resolved_reward  # noqa: E402
-from tracefix_rl.trajectory import TrajectoryStore  # noqa: E402
 
 TASK = "binary_search_off_by_one"
 FIX = {"start_line": 3, "end_line": 3, "new_code": "right = len(arr) - 1"}
@@ -39,7 +39,7 @@ FAILED_CALLS = 2 / 16  # per group: the call after the end (raises) and the unkn
 
 def _expected_scores() -> list[tuple[float, bool]]:
     """Each script played directly on the environment: the scores TRL's rewards must equal."""
-    env = TraceFixEnvironment(EnvConfig(record=False))
+    env = TraceFixEnvironment(EnvConfig())
     out = []
     for script in SCRIPTS:
         obs = env.reset(task_name=TASK, seed=0)

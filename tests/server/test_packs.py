@@ -11,11 +11,11 @@ from _live_server import live_server
 
 from tracefix_rl import CodeAction, TraceFixRLEnv
 from tracefix_rl.agents import fix_actions
+from tracefix_rl.data.tasks._pack import open_pack, write_pack
+from tracefix_rl.data.tasks.importers import import_humanevalfix
 from tracefix_rl.graders import grade
-from tracefix_rl.tasks._pack import open_pack, write_pack
-from tracefix_rl.tasks.importers import import_humanevalfix
 
-SAMPLES = Path(__file__).resolve().parents[1] / "tasks" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "tasks" / "samples"
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 
 from tracefix_rl import CodeAction, TraceFixRLEnv
 from tracefix_rl.agents import oracle_actions
-from tracefix_rl.models import TestResult
-from tracefix_rl.tasks import get_task
+from tracefix_rl.core.models import TestResult
+from tracefix_rl.data.tasks import get_task
 
 GRADED = ("task1_easy", "task2_medium", "task3_hard")
 

@@ -9,7 +9,7 @@ import pytest
 from _live_server import get_json, live_server
 
 from tracefix_rl import CodeAction, TraceFixRLEnv
-from tracefix_rl.tasks import get_task
+from tracefix_rl.data.tasks import get_task
 
 N = 32
 

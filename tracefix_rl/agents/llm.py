@@ -10,7 +10,7 @@ Contract (the hackathon's, see ``seed-projects.md`` §5):
       [END] success=<true|false> steps=<n> score=<0.00> rewards=<r1,r2,...>
 
   ``[END]`` is printed on every path (normal end, kill switch, deadline, exception). Every
-  score is rounded to two decimals and *then* clamped by :func:`tracefix_rl.scoring.clamp_score`
+  score is rounded to two decimals and *then* clamped by :func:`tracefix_rl.core.scoring.clamp_score`
   (to [0.01, 0.98]), so the printed value is strictly inside (0, 1). Diagnostics go to stderr.
 * Actions come from ``chat.completions.parse(response_format=CodeAction)``; if that fails, from
   ``chat.completions.create`` plus JSON extraction. A reply that is not a valid action is fed back
@@ -42,8 +42,8 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from tracefix_rl.models import CodeAction
-from tracefix_rl.scoring import SCORE_MIN, clamp_score
+from tracefix_rl.core.models import CodeAction
+from tracefix_rl.core.scoring import SCORE_MIN, clamp_score
 
 __all__ = [
     "DEFAULT_TASKS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from tracefix_rl.models import CodeAction, CodeObservation
+from tracefix_rl.core.models import CodeAction, CodeObservation
 
 __all__ = ["RandomPolicy"]
 

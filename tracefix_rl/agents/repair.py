@@ -20,7 +20,7 @@ visible tests exactly as a model can, and the hidden tests decide whether it res
 Candidates (:func:`candidate_edits`, the generators in :data:`GENERATORS`) come from:
 
 * the mutation engine's own operators applied to the *current* program
-  (:func:`tracefix_rl.tasks._mutate.find_sites`): most operators are their own inverse
+  (:func:`tracefix_rl.engines.mutation.find_sites`): most operators are their own inverse
   (``<`` / ``<=``, ``+ 1`` / ``- 1``, a negated condition, swapped arguments, ...);
 * the tables :data:`INVERSE_REWRITES` and :data:`INIT_VALUES`: the inverses the engine's
   operators cannot produce (``+`` back to ``*``, ``reversed`` back to ``sorted``, a bare
@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from tracefix_rl import _ast
-from tracefix_rl.models import CodeAction
-from tracefix_rl.tasks._mutate import MutationError, apply_mutations, find_sites, normalized
+from tracefix_rl.core import _ast
+from tracefix_rl.core.models import CodeAction
+from tracefix_rl.engines.mutation import MutationError, apply_mutations, find_sites, normalized
 
 __all__ = [
     "GENERATORS",

@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from tracefix_rl.models import CodeAction, CodeObservation
-from tracefix_rl.tasks import Task
+from tracefix_rl.core.models import CodeAction, CodeObservation
+from tracefix_rl.data.tasks import Task, resolve_task
 
 __all__ = ["OraclePolicy", "fix_actions", "oracle_actions"]
 
@@ -67,8 +67,6 @@ class OraclePolicy:
     """
 
     def __init__(self, reset: Mapping[str, Any]) -> None:
-        from tracefix_rl.tasks._pack import resolve_task
-
         task = resolve_task(reset["task_name"], reset.get("task_pack"), reset.get("variant") or 0)
         self._actions = oracle_actions(task)
 

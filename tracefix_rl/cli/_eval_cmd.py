@@ -89,7 +89,7 @@ def eval_command(  # noqa: C901 - one option group after another
     harness itself failed, 2 for bad options, 130 when interrupted (the report covers the
     episodes that finished; --resume continues).
     """
-    from tracefix_rl.errors import EvaluationError, TaskError
+    from tracefix_rl.core.errors import EvaluationError, TaskError
     from tracefix_rl.evaluation import (
         AGENT_KINDS,
         EvalOptions,
@@ -149,7 +149,7 @@ def eval_command(  # noqa: C901 - one option group after another
     if ray:
         pool = _ray_pool(ray_address, ray_hosts, ray_cpus, ray_resource, max_steps)
     elif len(urls) > 1:
-        from tracefix_rl.client import ShardedClient
+        from tracefix_rl.integrations.sharded import ShardedClient
 
         pool = ShardedClient(urls)
     options = EvalOptions(output_dir=out_dir, samples=samples, workers=workers,
@@ -189,8 +189,8 @@ def _ray_pool(address: str | None, hosts: int, cpus: float, resource: str | None
         from tracefix_rl.integrations.ray import TraceFixRayPool
     except ImportError as exc:
         raise fail(f"--ray needs Ray (pip install 'tracefix-rl[ray]'): {exc}") from None
-    from tracefix_rl.config import EnvConfig
-    from tracefix_rl.errors import PoolError
+    from tracefix_rl.core.config import EnvConfig
+    from tracefix_rl.core.errors import PoolError
 
     try:
         return TraceFixRayPool(num_hosts=hosts, cpus_per_host=cpus, env_config=EnvConfig(max_steps=max_steps),

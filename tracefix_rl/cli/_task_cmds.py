@@ -38,7 +38,7 @@ def _counter_table(title: str, counts: Counter[Any] | dict[Any, int], key: str, 
 
 
 def _print_stats(tasks: list[Any]) -> None:
-    from tracefix_rl.tasks import DIFFICULTIES
+    from tracefix_rl.data.tasks import DIFFICULTIES
 
     tiers = Counter(t.difficulty for t in tasks)
     console.print(_counter_table("By tier", {d: tiers.get(d, 0) for d in DIFFICULTIES}, "tier", by_count=False))
@@ -55,7 +55,7 @@ def _print_stats(tasks: list[Any]) -> None:
 
 
 def _programs(sources: list[str]) -> tuple[list[Any], list[tuple[str, str]]]:
-    from tracefix_rl.tasks._corpus import corpus_programs
+    from tracefix_rl.data.tasks._corpus import corpus_programs
 
     programs: list[Any] = []
     skipped: list[tuple[str, str]] = []
@@ -63,7 +63,7 @@ def _programs(sources: list[str]) -> tuple[list[Any], list[tuple[str, str]]]:
         if source == "builtin":
             programs.extend(corpus_programs())
         elif source == "humaneval":
-            from tracefix_rl.tasks.importers import humaneval_programs
+            from tracefix_rl.data.tasks.importers import humaneval_programs
 
             report = humaneval_programs()
             programs.extend(report.tasks)
@@ -85,8 +85,8 @@ def build_command(
     name: Annotated[str, typer.Option(help="Pack name recorded in the header.")] = "",
 ) -> None:
     """Generate a pack of validated bug tasks from reference programs with the mutation engine."""
-    from tracefix_rl.tasks._build import build_tasks
-    from tracefix_rl.tasks._pack import write_pack
+    from tracefix_rl.data.tasks._build import build_tasks
+    from tracefix_rl.data.tasks._pack import write_pack
 
     sources = [s.strip() for item in source for s in item.split(",") if s.strip()]
     programs, skipped = _programs(sources)
@@ -125,9 +125,9 @@ def validate_command(
     limit: Annotated[int, typer.Option(help="Check only the first N tasks (0 = all).")] = 0,
 ) -> None:
     """Re-check every task of a pack in the sandbox; exit with status 1 if any is invalid."""
-    from tracefix_rl.errors import TaskError
-    from tracefix_rl.tasks._pack import read_pack
-    from tracefix_rl.tasks._validate import check_task
+    from tracefix_rl.core.errors import TaskError
+    from tracefix_rl.data.tasks._pack import read_pack
+    from tracefix_rl.data.tasks._validate import check_task
 
     try:
         header, tasks = read_pack(pack)
@@ -159,7 +159,7 @@ def validate_command(
 
 def stats_command(pack: Annotated[Path, typer.Argument(help="Pack to describe.")]) -> None:
     """Show a pack's header and its counts by tier, operator, number of bugs and origin."""
-    from tracefix_rl.tasks._pack import read_pack
+    from tracefix_rl.data.tasks._pack import read_pack
 
     header, tasks = read_pack(pack)
     console.print(f"[bold]{pack}[/bold]: {len(tasks)} tasks, schema {header.get('tracefix_pack', '-')}, "
@@ -180,8 +180,8 @@ def import_command(
     ``humanevalfix`` and ``quixbugs`` bring their own buggy programs; ``humaneval`` problems
     are reference programs, so their tasks come from the mutation engine.
     """
-    from tracefix_rl.tasks._pack import write_pack
-    from tracefix_rl.tasks.importers import TASK_IMPORTERS, humaneval_programs
+    from tracefix_rl.data.tasks._pack import write_pack
+    from tracefix_rl.data.tasks.importers import TASK_IMPORTERS, humaneval_programs
 
     if format not in (*TASK_IMPORTERS, "humaneval"):
         raise typer.BadParameter(f"unknown format {format!r}; choose from {', '.join([*TASK_IMPORTERS, 'humaneval'])}")
@@ -191,7 +191,7 @@ def import_command(
     meta: dict[str, Any] = {}
     with console.status(f"importing {format} from {source}"):
         if format == "humaneval":
-            from tracefix_rl.tasks._build import build_tasks
+            from tracefix_rl.data.tasks._build import build_tasks
 
             report = humaneval_programs(path)
             programs = list(report.tasks)

@@ -5,7 +5,7 @@ Register them in the main app with::
     app.command("trace")(trace_command)
     app.add_typer(traces_app, name="traces")
 
-Both trace through the sandbox (:func:`tracefix_rl.trace.trace_in_sandbox`), since the
+Both trace through the sandbox (:func:`tracefix_rl.engines.trace.trace_in_sandbox`), since the
 programs are untrusted.
 """
 
@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tracefix_rl.cli._common import fail
-from tracefix_rl.errors import TraceError
-from tracefix_rl.trace import TraceResult, aggregate, render_pretty, score_trace, trace_in_sandbox
-from tracefix_rl.trace.metrics import APPROX_TOKENIZER, METRIC_LABELS, TraceScore, trace_statistics
+from tracefix_rl.core.errors import TraceError
+from tracefix_rl.engines.trace import TraceResult, aggregate, render_pretty, score_trace, trace_in_sandbox
+from tracefix_rl.engines.trace.metrics import APPROX_TOKENIZER, METRIC_LABELS, TraceScore, trace_statistics
 
 __all__ = ["TraceFormat", "score_command", "trace_command", "traces_app"]
 

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from tracefix_rl.cli._common import fail
-from tracefix_rl.errors import TraceFixError
+from tracefix_rl.core.errors import TraceFixError
 
 __all__ = ["replay_command", "trajectories_app"]
 
@@ -65,7 +65,7 @@ class OnConflict(StrEnum):
 
 
 def _db_path(db: Path | None, *, must_exist: bool = True) -> Path:
-    from tracefix_rl.trajectory import default_db_path
+    from tracefix_rl.data.trajectories import default_db_path
 
     path = db.expanduser() if db is not None else default_db_path()
     if must_exist and not path.exists():
@@ -74,7 +74,7 @@ def _db_path(db: Path | None, *, must_exist: bool = True) -> Path:
 
 
 def _store(db: Path | None, *, must_exist: bool = True) -> Any:
-    from tracefix_rl.trajectory import TrajectoryStore
+    from tracefix_rl.data.trajectories import TrajectoryStore
 
     try:
         return TrajectoryStore(_db_path(db, must_exist=must_exist))
@@ -109,7 +109,8 @@ def replay_command(
 
     Prints VERIFIED, or the first divergent step with every field that differs (exit 1).
     """
-    from tracefix_rl.trajectory import read_records, replay, replay_record
+    from tracefix_rl.data.trajectories import read_records
+    from tracefix_rl.env.replay import replay, replay_record
 
     try:
         if file is not None:
@@ -241,7 +242,7 @@ def export_command(
     err = Console(stderr=True)
     try:
         if format in (ExportFormat.sft, ExportFormat.mini_swe_agent):
-            from tracefix_rl.trajectory._sft import export_mini_swe_agent, export_sft
+            from tracefix_rl.integrations.sft import export_mini_swe_agent, export_sft
 
             if format is ExportFormat.sft:
                 report = export_sft(store, out, style=style.value, resolved_only=resolved_only,
@@ -261,7 +262,7 @@ def export_command(
             if report.refused:
                 raise typer.Exit(1)
             return
-        from tracefix_rl.trajectory import export_episodes
+        from tracefix_rl.data.trajectories import export_episodes
 
         n = export_episodes(store, out, fmt=format.value if format else None, **filters)
     except (TraceFixError, OSError) as exc:
@@ -276,7 +277,7 @@ def import_command(
     on_conflict: Annotated[OnConflict, typer.Option("--on-conflict", help="error | skip | replace")] = OnConflict.error,
 ) -> None:
     """Import exported episodes into the store."""
-    from tracefix_rl.trajectory import import_episodes
+    from tracefix_rl.data.trajectories import import_episodes
 
     store = _store(db, must_exist=False)
     try:
@@ -300,7 +301,7 @@ def merge_command(
     Identical copies of an episode are stored once; every episode keeps its steps and
     observations, so the merged store replays exactly as its sources.
     """
-    from tracefix_rl.trajectory import merge_stores
+    from tracefix_rl.data.trajectories import merge_stores
 
     try:
         report = merge_stores(sources, dest, on_conflict=on_conflict.value)

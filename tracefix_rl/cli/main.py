@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tracefix_rl import __version__
+from tracefix_rl._version import __version__
 from tracefix_rl.cli._task_cmds import pack_commands as _pack_commands
 
 app = typer.Typer(help="TraceFix-RL: an RL environment in which agents debug Python programs.",
@@ -41,7 +41,7 @@ def tasks_list(
     difficulty: Annotated[Optional[str], typer.Option(help="Only this tier: easy, medium or hard.")] = None,  # noqa: UP045
 ) -> None:
     """List built-in tasks with their tier, bug type and test counts."""
-    from tracefix_rl.tasks import list_tasks
+    from tracefix_rl.data.tasks import list_tasks
 
     table = Table(title="Built-in tasks")
     for col in ("name", "tier", "bug type", "visible", "hidden", "aliases"):
@@ -60,8 +60,8 @@ def tasks_show(
     solution: Annotated[bool, typer.Option("--solution", help="Also print the reference solution.")] = False,
 ) -> None:
     """Show a task as the agent sees it: description, buggy program, visible tests."""
+    from tracefix_rl.data.tasks import get_task
     from tracefix_rl.env._render import listing
-    from tracefix_rl.tasks import get_task
 
     t = get_task(name)
     console.print(f"[bold]{t.name}[/bold] ({t.difficulty}, {t.bug_type}); aliases: {', '.join(t.aliases) or '-'}")
@@ -85,10 +85,10 @@ def demo(
 ) -> None:
     """Run an end-to-end episode with the oracle agent (no model needed) and print every step."""
     from tracefix_rl.agents import oracle_actions
-    from tracefix_rl.env import TraceFixEnvironment
-    from tracefix_rl.tasks import get_task
+    from tracefix_rl.cli._common import recorded_env
+    from tracefix_rl.data.tasks import get_task
 
-    env = TraceFixEnvironment()
+    env, store = recorded_env()
     obs = env.reset(task_name=task, seed=seed)
     console.print(f"[bold]reset[/bold] task={obs.task_name} ({obs.difficulty}) episode={obs.episode_id} "
                   f"isolation={env.state.isolation}")
@@ -109,7 +109,7 @@ def demo(
 
 def _trace_available() -> bool:
     try:
-        importlib.import_module("tracefix_rl.trace")
+        importlib.import_module("tracefix_rl.engines.trace")
         return True
     except ImportError:
         return False
@@ -129,10 +129,10 @@ def play(
     """Play an episode by hand in the terminal: type actions, read observations."""
     from pydantic import ValidationError
 
-    from tracefix_rl.env import TraceFixEnvironment
-    from tracefix_rl.models import CodeAction
+    from tracefix_rl.cli._common import recorded_env
+    from tracefix_rl.core.models import CodeAction
 
-    env = TraceFixEnvironment()
+    env, store = recorded_env()
     obs = env.reset(task_name=task, seed=seed)
     console.print(obs.last_execution_output, markup=False, highlight=False)
     console.print(_PLAY_HELP, markup=False)
@@ -188,8 +188,8 @@ def doctor() -> None:
     """Show the sandbox isolation this machine provides and what the environment will use."""
     import platform
 
-    from tracefix_rl import sandbox
-    from tracefix_rl.errors import SandboxStartError
+    from tracefix_rl.core.errors import SandboxStartError
+    from tracefix_rl.engines import sandbox
 
     console.print(f"tracefix-rl {__version__} on Python {platform.python_version()} ({sys.executable})")
     try:

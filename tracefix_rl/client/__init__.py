@@ -12,7 +12,8 @@ Usage (async, or ``.sync()`` for blocking code)::
     with TraceFixRLEnv(base_url="http://127.0.0.1:7860").sync() as env:
         result = env.reset()
 
-:class:`ShardedClient` spreads many sessions over several servers (no Ray needed).
+:func:`fetch_episode_record` fetches a server's recording of an episode. To spread many sessions
+over several servers (no Ray needed), see :class:`tracefix_rl.integrations.sharded.ShardedClient`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import Any
 from openenv.core.client_types import StepResult
 from openenv.core.env_client import EnvClient
 
+from tracefix_rl.client._records import fetch_episode_record
 from tracefix_rl.server._wire import TraceFixAction, TraceFixObservation, TraceFixState
 
-__all__ = ["CONTAINER_PORT", "ShardedClient", "TraceFixRLEnv", "fetch_episode_record"]
+__all__ = ["CONTAINER_PORT", "TraceFixRLEnv", "fetch_episode_record"]
 
 CONTAINER_PORT = 8000
 """The port OpenEnv's ``LocalDockerProvider`` maps to inside the container."""
@@ -33,10 +35,10 @@ CONTAINER_PORT = 8000
 class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState]):
     """Async OpenEnv client for a TraceFix-RL server (``.sync()``, ``from_docker_image`` inherited).
 
-    ``step`` accepts a core :class:`~tracefix_rl.models.CodeAction`, a
+    ``step`` accepts a core :class:`~tracefix_rl.core.models.CodeAction`, a
     :class:`~tracefix_rl.server._wire.TraceFixAction` or a plain dict. Results carry a
     :class:`TraceFixObservation` whose ``code_dict`` has ``int`` keys and whose
-    ``test_results`` are :class:`~tracefix_rl.models.TestResult` models; ``final_score``,
+    ``test_results`` are :class:`~tracefix_rl.core.models.TestResult` models; ``final_score``,
     ``last_action_error`` and the test counts are typed fields.
     """
 
@@ -84,4 +86,3 @@ class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState
         return super().from_docker_image(image, provider, **kwargs)
 
 
-from tracefix_rl.client._sharded import ShardedClient, fetch_episode_record  # noqa: E402 - needs TraceFixRLEnv first

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracefix_rl.env._testing import TestRun, defang
+from tracefix_rl.engines.judge import TestRun, defang
 
 __all__ = ["ALL_PASSED_MARKER", "listing", "localized_context", "test_report"]
 
@@ -47,7 +47,7 @@ def test_report(run: TestRun, lines: list[str], *, hidden: TestRun | None = None
 
     The first line is always ``Tests Passed: k/N`` written by the environment, and the success
     marker appears only when every test passed. Program-produced text has had the markers
-    neutralised (:func:`tracefix_rl.env._testing.defang`).
+    neutralised (:func:`tracefix_rl.engines.judge.defang`).
     """
     parts = [f"Tests Passed: {run.passed}/{run.total}"]
     if hidden is not None:

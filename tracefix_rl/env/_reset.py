@@ -2,7 +2,7 @@
 
 :func:`check_reset_args` runs before ``reset`` changes anything, so a rejected reset leaves the
 previous episode exactly as it was. Every rejection is a
-:class:`~tracefix_rl.errors.ResetArgumentError` whose ``field`` names the argument.
+:class:`~tracefix_rl.core.errors.ResetArgumentError` whose ``field`` names the argument.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tracefix_rl.errors import ResetArgumentError, UnknownArgumentError
+from tracefix_rl.core.errors import ResetArgumentError, UnknownArgumentError
 
 __all__ = ["DIFFICULTIES", "EPISODE_ID_PATTERN", "MAX_NAME_CHARS", "MAX_VARIANT", "SEED_LIMIT", "check_reset_args",
            "has_lone_surrogate"]

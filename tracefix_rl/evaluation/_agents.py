@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from tracefix_rl.core.models import CodeAction
 from tracefix_rl.evaluation._selection import EpisodeSpec
-from tracefix_rl.models import CodeAction
 
 __all__ = ["AGENT_KINDS", "AgentOutcome", "EvalAgent", "ModelAgent", "PolicyAgent", "make_policy_agent"]
 

@@ -47,11 +47,11 @@ class LocalSession:
     """A :class:`~tracefix_rl.env.TraceFixEnvironment` in this process, recording into ``recorder``."""
 
     def __init__(self, recorder: Any, *, max_steps: int | None = None) -> None:
-        from tracefix_rl.config import EnvConfig
-        from tracefix_rl.env import TraceFixEnvironment
+        from tracefix_rl.core.config import EnvConfig
+        from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
         config = EnvConfig(max_steps=max_steps) if max_steps else EnvConfig()
-        self.env = TraceFixEnvironment(config, recorder=recorder)
+        self.env = RecordEpisodes(TraceFixEnvironment(config), recorder)
 
     def reset(self, **kwargs: Any) -> _Result:
         obs = self.env.reset(**kwargs)
@@ -99,7 +99,7 @@ class _CopyingSession:
         return self._manifest.get("task_hash")
 
     def finish(self, episode_id: str) -> None:
-        from tracefix_rl.trajectory._export import normalize_record
+        from tracefix_rl.data.trajectories._export import normalize_record
 
         try:
             fetched = self._fetch(episode_id)
@@ -168,7 +168,7 @@ class RemoteSession(_CopyingSession):
 
 class PoolEvalSession(_CopyingSession):
     """A session on a pool of hosts (:class:`~tracefix_rl.integrations.ray.TraceFixRayPool` or
-    :class:`~tracefix_rl.client.ShardedClient`); :meth:`finish` fetches the episode from the
+    :class:`~tracefix_rl.integrations.sharded.ShardedClient`); :meth:`finish` fetches the episode from the
     host that ran it. Each episode gets a fresh pool session, so one lost with its host fails
     only that attempt (the runner retries it on a live host)."""
 
@@ -254,7 +254,7 @@ class Tap:
 
 
 def recorder_at(path: Path) -> Any:
-    """The :class:`~tracefix_rl.trajectory.SQLiteRecorder` of ``DIR/trajectories.sqlite3``."""
-    from tracefix_rl.trajectory import SQLiteRecorder
+    """The :class:`~tracefix_rl.data.trajectories.SQLiteRecorder` of ``DIR/trajectories.sqlite3``."""
+    from tracefix_rl.data.trajectories import SQLiteRecorder
 
     return SQLiteRecorder(path)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.errors import EvaluationError
+from tracefix_rl.core.errors import EvaluationError
 from tracefix_rl.evaluation._passk import mean_pass_at_k, pass_at_k
 from tracefix_rl.evaluation._schema import REPORT_SCHEMA, EpisodeResult, EvalReport, ExitStatus, TierStats
 

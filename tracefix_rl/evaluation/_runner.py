@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.errors import EvaluationError, ResetArgumentError, TaskError
+from tracefix_rl.core.errors import EvaluationError, ResetArgumentError, TaskError
 from tracefix_rl.evaluation._agents import AgentOutcome, EvalAgent
 from tracefix_rl.evaluation._envs import (
     EnvFailure,
@@ -192,7 +192,7 @@ class EvalRunner:
     ``selection`` describes how the tasks were chosen (for the report). ``on_episode`` is
     called (from a worker thread, under a lock) with every finished episode's row. ``pool``
     (a :class:`~tracefix_rl.integrations.ray.TraceFixRayPool` or
-    :class:`~tracefix_rl.client.ShardedClient`) plays the episodes on its hosts instead of in
+    :class:`~tracefix_rl.integrations.sharded.ShardedClient`) plays the episodes on its hosts instead of in
     process or at ``options.env_url``; each is copied into ``DIR/trajectories.sqlite3``. The
     pool's own settings then decide the step budget (build it with ``EnvConfig(max_steps=...)``).
     Diagnostics (the agent loop's included) go to ``DIR/eval.log``.
@@ -417,12 +417,12 @@ class EvalRunner:
 
     def identity(self, rows: Sequence[EpisodeResult]) -> dict[str, Any]:
         """Package, Python, sandbox and task identities of the run."""
-        from tracefix_rl import __version__
+        from tracefix_rl._version import __version__
 
         packs = sorted({t.pack for t in self.tasks if t.pack})
         sources = []
         for pack in packs:
-            from tracefix_rl.tasks._pack import open_pack
+            from tracefix_rl.data.tasks._pack import open_pack
 
             sources.append(open_pack(pack).identity)
         digest = hashlib.sha256("".join(f"{t.task_hash}:{t.variant};" for t in self.tasks).encode()).hexdigest()

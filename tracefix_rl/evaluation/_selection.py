@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tracefix_rl.errors import TaskError
+from tracefix_rl.core.errors import TaskError
 from tracefix_rl.evaluation._schema import episode_key, instance_id
 
 __all__ = ["EpisodeSpec", "EvalTask", "parse_slice", "parse_variants", "plan_episodes", "select_tasks"]
@@ -100,8 +100,8 @@ def select_tasks(*, names: Sequence[str] = (), tiers: Sequence[str] = (), pack: 
         UnknownTaskError: a name is not in the source.
         TaskError: an unknown tier, a bad regular expression, or nothing selected.
     """
-    from tracefix_rl.tasks import DIFFICULTIES
-    from tracefix_rl.tasks._source import open_task_source
+    from tracefix_rl.data.tasks import DIFFICULTIES
+    from tracefix_rl.data.tasks._source import open_task_source
 
     source = open_task_source(pack)
     bad = [t for t in tiers if t not in DIFFICULTIES]

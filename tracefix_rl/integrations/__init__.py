@@ -12,7 +12,7 @@ tracefix_rl`` and an in-process episode never load torch, trl, datasets, gymnasi
 * :mod:`tracefix_rl.integrations.skyrl` -- a SkyRL-gym ``BaseTextEnv`` (extra ``skyrl``).
 * :mod:`tracefix_rl.integrations.ray` -- ``TraceFixRayPool``: one pool of environments over the
   machines of a Ray cluster, for training (``trl_factory``) and evaluation (``run_episodes``,
-  ``tracefix eval --ray``) (extra ``ray``). Without Ray, :class:`tracefix_rl.client.ShardedClient`
+  ``tracefix eval --ray``) (extra ``ray``). Without Ray, :class:`tracefix_rl.integrations.sharded.ShardedClient`
   spreads sessions over several ``tracefix serve`` processes; both implement the pool interface
   of :mod:`tracefix_rl.integrations._pool`.
 

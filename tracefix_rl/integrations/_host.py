@@ -6,7 +6,6 @@ plain class so it runs and is tested the same with or without Ray. It imports no
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
@@ -14,9 +13,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.config import EnvConfig
-from tracefix_rl.errors import PoolError, SessionClosedError, SessionLostError
-from tracefix_rl.models import CodeAction, CodeObservation
+from tracefix_rl.core.config import EnvConfig
+from tracefix_rl.core.errors import PoolError, SessionClosedError, SessionLostError
+from tracefix_rl.core.models import CodeAction, CodeObservation
 
 __all__ = ["EnvHost", "parse_session_id"]
 
@@ -52,21 +51,21 @@ class EnvHost:
       with ``db_path``, one trajectory store file that only this host writes.
     * Session ids name the host and its **incarnation** (a fresh id per process start): a
       call for a session of an earlier incarnation (the host died and was restarted) raises
-      :class:`~tracefix_rl.errors.SessionLostError`; an unknown or closed session of this
-      incarnation raises :class:`~tracefix_rl.errors.SessionClosedError`.
+      :class:`~tracefix_rl.core.errors.SessionLostError`; an unknown or closed session of this
+      incarnation raises :class:`~tracefix_rl.core.errors.SessionClosedError`.
     * Calls for one session are applied one at a time (a per-session lock); different sessions
       run concurrently (the actor is threaded).
     * ``db_path`` is absolute, or relative to the directory of this machine's default trajectory
       store (``$TRACEFIX_DB``'s), so one setting places every host's file on its own node.
     * ``reset`` and ``step`` behave exactly as the environment's (same observations, same
       exceptions); sessions idle for ``session_timeout_s`` are closed when a new one opens, and
-      at most ``max_sessions`` are open at once (``open`` raises :class:`~tracefix_rl.errors.PoolError`).
+      at most ``max_sessions`` are open at once (``open`` raises :class:`~tracefix_rl.core.errors.PoolError`).
     """
 
     def __init__(self, *, index: int = 0, env_config: EnvConfig | None = None, db_path: str | None = None,
                  sandbox_workers: int | None = None, max_sessions: int = 4096,
                  session_timeout_s: float = 3600.0) -> None:
-        from tracefix_rl.sandbox import get_sandbox
+        from tracefix_rl.engines.sandbox import get_sandbox
 
         self.index = index
         self.incarnation = uuid.uuid4().hex[:10]
@@ -75,7 +74,7 @@ class EnvHost:
         self.db_path = _store_path(db_path) if db_path else None
         self.recorder: Any = None
         if self.db_path:
-            from tracefix_rl.trajectory import SQLiteRecorder
+            from tracefix_rl.data.trajectories import SQLiteRecorder
 
             self.recorder = SQLiteRecorder(self.db_path)
         self.max_sessions = max_sessions
@@ -90,11 +89,12 @@ class EnvHost:
 
     def open(self) -> str:
         """Open a session; returns its id."""
-        from tracefix_rl.env import TraceFixEnvironment
+        from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 
         self._reap()
-        config = self.config if self.recorder is not None else dataclasses.replace(self.config, record=False)
-        env = TraceFixEnvironment(config, sandbox=self.sandbox, recorder=self.recorder)
+        env: Any = TraceFixEnvironment(self.config, sandbox=self.sandbox)
+        if self.recorder is not None:
+            env = RecordEpisodes(env, self.recorder)
         with self._lock:
             if len(self._sessions) >= self.max_sessions:
                 raise PoolError(f"host {self.index} is full: {len(self._sessions)} sessions open "
@@ -192,7 +192,7 @@ class EnvHost:
 def _store_path(db_path: str) -> str:
     path = Path(db_path).expanduser()
     if not path.is_absolute():
-        from tracefix_rl.trajectory import default_db_path
+        from tracefix_rl.data.trajectories import default_db_path
 
         path = default_db_path().expanduser().parent / path
     return str(path)

@@ -6,7 +6,7 @@ pools implement it:
 
 * :class:`~tracefix_rl.integrations.ray.TraceFixRayPool`: Ray actors, each hosting many
   sessions on one sandbox pool, with its own trajectory store;
-* :class:`~tracefix_rl.client.ShardedClient`: several plain ``tracefix serve`` processes
+* :class:`~tracefix_rl.integrations.sharded.ShardedClient`: several plain ``tracefix serve`` processes
   (no Ray), one WebSocket session per pool session.
 
 Written once here for both: :class:`PoolSession`, the one-episode-at-a-time session the TRL
@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from tracefix_rl.errors import PoolError, ResetNeededError, SessionLostError
-from tracefix_rl.models import CodeAction, CodeObservation
+from tracefix_rl.core.errors import PoolError, ResetNeededError, SessionLostError
+from tracefix_rl.core.models import CodeAction, CodeObservation
 
 __all__ = ["EnvPool", "EpisodeOutcome", "Policy", "PoolSession", "run_episodes"]
 
@@ -31,11 +31,11 @@ __all__ = ["EnvPool", "EpisodeOutcome", "Policy", "PoolSession", "run_episodes"]
 class EnvPool(Protocol):
     """Many sessions on many hosts; every call names its session (see the module docstring).
 
-    ``reset`` and ``step`` return exactly the :class:`~tracefix_rl.models.CodeObservation` an
+    ``reset`` and ``step`` return exactly the :class:`~tracefix_rl.core.models.CodeObservation` an
     in-process :class:`~tracefix_rl.env.TraceFixEnvironment` returns for the same arguments,
     and raise what it raises (``UnknownTaskError``, ``ResetArgumentError``, ...). A session
-    whose host died raises :class:`~tracefix_rl.errors.SessionLostError` (for every later
-    call too); ``open`` raises :class:`~tracefix_rl.errors.PoolError` when no host can take a
+    whose host died raises :class:`~tracefix_rl.core.errors.SessionLostError` (for every later
+    call too); ``open`` raises :class:`~tracefix_rl.core.errors.PoolError` when no host can take a
     session. ``close`` is idempotent.
     """
 

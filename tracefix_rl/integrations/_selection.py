@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracefix_rl.errors import TaskError
+from tracefix_rl.core.errors import TaskError
 
 __all__ = ["episode_rows"]
 
@@ -24,7 +24,7 @@ def episode_rows(*, tasks: Sequence[str] | None = None, tiers: Sequence[str] | N
         UnknownTaskError: a name in ``tasks`` is not in the source. TaskError: a bad tier, or
             nothing selected.
     """
-    from tracefix_rl.tasks._source import open_task_source
+    from tracefix_rl.data.tasks._source import open_task_source
 
     source = open_task_source(task_pack)
     if tasks is not None:

@@ -17,15 +17,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-from pathlib import Path
 from typing import Any, Protocol
 
-from tracefix_rl.config import EnvConfig
-from tracefix_rl.models import CodeAction, CodeObservation
+from tracefix_rl.core.config import EnvConfig
+from tracefix_rl.core.models import CodeAction, CodeObservation
 
-__all__ = ["EpisodeSession", "open_session", "recorder_for"]
+__all__ = ["EpisodeSession", "open_session"]
 
 
 class EpisodeSession(Protocol):
@@ -42,28 +39,11 @@ class EpisodeSession(Protocol):
     def close(self) -> None: ...
 
 
-_recorders: dict[Path, Any] = {}
-_recorders_lock = threading.Lock()
-
-
-def recorder_for(db: str | Path) -> Any:
-    """The process-wide :class:`~tracefix_rl.trajectory.SQLiteRecorder` for the store at ``db``."""
-    from tracefix_rl.trajectory import SQLiteRecorder
-
-    path = Path(db).expanduser().resolve()
-    with _recorders_lock:
-        rec = _recorders.get(path)
-        if rec is None:
-            rec = _recorders[path] = SQLiteRecorder(path)
-        return rec
-
-
 class _LocalSession:
     def __init__(self, env_config: EnvConfig | None, record: bool, db: str | None) -> None:
-        from tracefix_rl.env import TraceFixEnvironment
+        from tracefix_rl.env import make_env
 
-        config = dataclasses.replace(env_config or EnvConfig(), record=record and db is None)
-        self._env = TraceFixEnvironment(config, recorder=recorder_for(db) if record and db else None)
+        self._env = make_env(config=env_config, record=(db or True) if record else False)
 
     def reset(self, **kwargs: Any) -> CodeObservation:
         return self._env.reset(**kwargs)
@@ -104,7 +84,7 @@ class _RemoteSession:
 
     def step(self, action: CodeAction) -> CodeObservation:
         if self._client is None:
-            from tracefix_rl.errors import ResetNeededError
+            from tracefix_rl.core.errors import ResetNeededError
 
             raise ResetNeededError("no open session: call reset() first")
         obs: CodeObservation = self._client.step(action).observation

@@ -29,8 +29,8 @@ from typing import Any
 import gymnasium
 from gymnasium import spaces
 
+from tracefix_rl.core.models import MAX_BLOCK_CHARS, MAX_THOUGHT_CHARS
 from tracefix_rl.integrations.text_env import TraceFixTextEnv
-from tracefix_rl.models import MAX_BLOCK_CHARS, MAX_THOUGHT_CHARS
 
 __all__ = ["CHARSET", "ENV_ID", "MAX_OBSERVATION_CHARS", "TraceFixGymEnv", "register"]
 

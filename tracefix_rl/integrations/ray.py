@@ -19,7 +19,7 @@ records into **its own** SQLite file on its node (``<db_dir>/host-<i>.sqlite3``)
 file shared over a network filesystem. ``collect`` pulls the episodes over Ray, ``tracefix
 trajectories merge`` combines copied files. A session stays on the host that opened it (its
 id names the host). The actors are Ray-restartable: a host that dies fails its open sessions
-with :class:`~tracefix_rl.errors.SessionLostError` naming it, new sessions go to the live
+with :class:`~tracefix_rl.core.errors.SessionLostError` naming it, new sessions go to the live
 hosts meanwhile, and Ray starts a replacement (``max_restarts``) that serves new sessions.
 
 Placement: ``num_cpus=cpus_per_host`` per actor, plus ``resources`` (a custom resource that
@@ -43,11 +43,11 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from tracefix_rl.config import EnvConfig
-from tracefix_rl.errors import PoolError, SessionLostError, TraceFixError
+from tracefix_rl.core.config import EnvConfig
+from tracefix_rl.core.errors import PoolError, SessionLostError, TraceFixError
+from tracefix_rl.core.models import CodeAction, CodeObservation
 from tracefix_rl.integrations._host import EnvHost, parse_session_id
 from tracefix_rl.integrations._pool import EpisodeOutcome, Policy, run_episodes
-from tracefix_rl.models import CodeAction, CodeObservation
 
 __all__ = ["EnvHost", "TraceFixRayPool"]
 
@@ -61,9 +61,9 @@ class TraceFixRayPool:
     Contract: the :class:`~tracefix_rl.integrations._pool.EnvPool` one. ``open`` puts the
     session on the live host with the fewest sessions opened through this pool object;
     ``reset``/``step`` (and ``areset``/``astep``) return the same
-    :class:`~tracefix_rl.models.CodeObservation` as an in-process environment and raise the
-    same exceptions, plus :class:`~tracefix_rl.errors.SessionLostError` when the session's host
-    died and :class:`~tracefix_rl.errors.PoolError` when no host answers in ``call_timeout_s``.
+    :class:`~tracefix_rl.core.models.CodeObservation` as an in-process environment and raise the
+    same exceptions, plus :class:`~tracefix_rl.core.errors.SessionLostError` when the session's host
+    died and :class:`~tracefix_rl.core.errors.PoolError` when no host answers in ``call_timeout_s``.
 
     Args:
         num_hosts: actors to start.
@@ -245,7 +245,7 @@ class TraceFixRayPool:
         collecting again copies only what is new. A host that is down is skipped and named in the
         :class:`PoolError` raised after the others were copied.
         """
-        from tracefix_rl.trajectory import TrajectoryStore
+        from tracefix_rl.data.trajectories import TrajectoryStore
 
         if on_conflict not in ("skip", "replace", "error"):
             raise ValueError(f"on_conflict must be skip, replace or error, got {on_conflict!r}")
@@ -406,7 +406,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _default_workers(cpus: float) -> int:
-    from tracefix_rl.sandbox._forkserver import default_workers
+    from tracefix_rl.engines.sandbox._forkserver import default_workers
 
     return default_workers(max(1, round(cpus)))
 

@@ -8,7 +8,7 @@
 
 The model's reply is parsed exactly as ``inference.py`` parses it
 (:func:`tracefix_rl.agents.llm.parse_action`: the first JSON object, code fences and prose
-tolerated, then the :class:`~tracefix_rl.models.CodeAction` schema), and observations are rendered
+tolerated, then the :class:`~tracefix_rl.core.models.CodeAction` schema), and observations are rendered
 exactly as ``inference.py`` shows them (:func:`tracefix_rl.agents.llm.observation_text`), so the
 system prompt :data:`~tracefix_rl.agents.llm.SYSTEM_PROMPT` describes this interface too. The
 Gymnasium and SkyRL adapters are thin layers over this class.
@@ -26,10 +26,10 @@ from tracefix_rl.agents.llm import (
     parse_action,
     parse_error_feedback,
 )
-from tracefix_rl.config import EnvConfig
-from tracefix_rl.errors import EpisodeError, ResetNeededError
+from tracefix_rl.core.config import EnvConfig
+from tracefix_rl.core.errors import EpisodeError, ResetNeededError
+from tracefix_rl.core.models import CodeAction, CodeObservation
 from tracefix_rl.integrations._session import EpisodeSession, open_session
-from tracefix_rl.models import CodeAction, CodeObservation
 
 __all__ = ["RESET_OPTIONS", "TraceFixTextEnv"]
 
@@ -53,7 +53,7 @@ class TraceFixTextEnv:
       environment's step reward (its terms in ``info["reward_breakdown"]``).
     * ``terminated`` is true when the episode was submitted, ``truncated`` when the step budget ran
       out; then ``info`` has ``final_score`` and ``resolved``. ``step`` after either, or before the
-      first ``reset``, raises :class:`~tracefix_rl.errors.EpisodeError`.
+      first ``reset``, raises :class:`~tracefix_rl.core.errors.EpisodeError`.
     * Step infos hold only values determined by the episode (the episode id is in the reset
       info), so equal seeds and actions give equal infos.
 

@@ -5,7 +5,7 @@ One home for what a tool-calling agent sees, shared by
 exporter (``tracefix trajectories export --format sft --style tools``), so a fine-tuning row
 shows exactly the text a tool-calling agent gets for the same actions.
 
-Mapping (tool -> :class:`~tracefix_rl.models.CodeAction`)::
+Mapping (tool -> :class:`~tracefix_rl.core.models.CodeAction`)::
 
     view_code()                                    VIEW_CODE
     run_tests()                                    RUN_TESTS
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracefix_rl.models import CodeAction, CodeObservation
+from tracefix_rl.core.models import CodeAction, CodeObservation
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_CHARS",

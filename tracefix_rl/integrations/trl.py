@@ -31,8 +31,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from tracefix_rl.config import EnvConfig
-from tracefix_rl.errors import EpisodeError
+from tracefix_rl.core.config import EnvConfig
+from tracefix_rl.core.errors import EpisodeError
+from tracefix_rl.core.models import CodeAction, CodeObservation
 from tracefix_rl.integrations._selection import episode_rows
 from tracefix_rl.integrations._session import EpisodeSession, open_session
 from tracefix_rl.integrations.tools import (
@@ -43,7 +44,6 @@ from tracefix_rl.integrations.tools import (
     intro_text,
     tool_output,
 )
-from tracefix_rl.models import CodeAction, CodeObservation
 
 __all__ = [
     "RESET_COLUMNS",
@@ -85,7 +85,7 @@ class TraceFixTRLConfig:
     pool: Any = None
     """A pool of environments to play every episode on (a
     :class:`~tracefix_rl.integrations.ray.TraceFixRayPool` or a
-    :class:`~tracefix_rl.client.ShardedClient`; it must pickle for the factory to); its hosts
+    :class:`~tracefix_rl.integrations.sharded.ShardedClient`; it must pickle for the factory to); its hosts
     record the episodes. Excludes ``base_url``, ``env_config`` and ``db``."""
 
     def __post_init__(self) -> None:
@@ -115,7 +115,7 @@ class TraceFixToolEnv:
       on); arguments of the wrong shape come back as ``Invalid arguments ...`` text and cost no
       step. Outputs are cut to ``max_output_chars``.
     * A tool called before ``reset`` or after the episode ended raises
-      :class:`~tracefix_rl.errors.EpisodeError` (TRL shows the model the message).
+      :class:`~tracefix_rl.core.errors.EpisodeError` (TRL shows the model the message).
     * ``get_reward()`` is the final score (or 1.0/0.0 with ``reward="resolved"``) once the episode
       ended; for an episode never submitted, see ``on_unsubmitted``.
     * Accessors (``observation``, ``done``, ``final_score``, ``resolved``, ``episode_id``) are

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from openenv.core.env_server.types import Action, Observation, State
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
+from tracefix_rl.core.models import CodeAction, CodeObservation, EpisodeState
 from tracefix_rl.env._reset import EPISODE_ID_PATTERN, MAX_NAME_CHARS, MAX_VARIANT, SEED_LIMIT
-from tracefix_rl.models import CodeAction, CodeObservation, EpisodeState
 
 __all__ = [
     "TASK_PACK_NAME_PATTERN",
@@ -31,13 +31,13 @@ __all__ = [
 
 
 class TraceFixAction(CodeAction, Action):
-    """A :class:`~tracefix_rl.models.CodeAction` as OpenEnv sees it (unknown fields are rejected)."""
+    """A :class:`~tracefix_rl.core.models.CodeAction` as OpenEnv sees it (unknown fields are rejected)."""
 
     model_config = ConfigDict(extra="forbid")
 
 
 class TraceFixObservation(CodeObservation, Observation):
-    """A :class:`~tracefix_rl.models.CodeObservation` plus OpenEnv's ``metadata``.
+    """A :class:`~tracefix_rl.core.models.CodeObservation` plus OpenEnv's ``metadata``.
 
     Everything a client needs is a typed field. ``metadata`` only mirrors ``final_score`` and
     ``last_action_error`` for older clients (the original baseline script reads them there).
@@ -47,7 +47,7 @@ class TraceFixObservation(CodeObservation, Observation):
 
 
 class TraceFixState(EpisodeState, State):
-    """The episode bookkeeping (:class:`~tracefix_rl.models.EpisodeState`) as ``/state`` publishes it."""
+    """The episode bookkeeping (:class:`~tracefix_rl.core.models.EpisodeState`) as ``/state`` publishes it."""
 
     model_config = ConfigDict(extra="allow")
 

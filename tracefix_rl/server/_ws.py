@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tracefix_rl.errors import (
+from tracefix_rl.core.errors import (
     EpisodeIdInUseError,
     ResetArgumentError,
     SessionClosedError,

@@ -49,10 +49,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from tracefix_rl._version import __version__
-from tracefix_rl.config import EnvConfig
-from tracefix_rl.env import TraceFixEnvironment
+from tracefix_rl.core.config import EnvConfig
+from tracefix_rl.core.errors import ResetArgumentError, SessionClosedError, TraceFixError
+from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 from tracefix_rl.env._reset import EPISODE_ID_PATTERN
-from tracefix_rl.errors import ResetArgumentError, SessionClosedError, TraceFixError
 from tracefix_rl.server._auth import ANONYMOUS, ApiKeys
 from tracefix_rl.server._http import HttpGuard
 from tracefix_rl.server._screen import DEFAULT_MAX_MESSAGE_BYTES
@@ -157,9 +157,9 @@ class TraceFixServerEnvironment(Environment[TraceFixAction, TraceFixObservation,
     ``reset`` accepts the fields of :class:`~tracefix_rl.server._wire.ResetArgs` (``task_name``
     or its synonym ``task_id``, ``difficulty``, ``seed``, ``variant``, ``episode_id``,
     ``split``/``index``, and ``task_pack`` as a *name* inside the server's task pack directory),
-    works with no arguments, and raises a :class:`~tracefix_rl.errors.TraceFixError` naming the
+    works with no arguments, and raises a :class:`~tracefix_rl.core.errors.TraceFixError` naming the
     field for anything invalid, leaving the current episode as it was; after the session was
-    closed (the idle reaper) it raises :class:`~tracefix_rl.errors.SessionClosedError`. ``step``
+    closed (the idle reaper) it raises :class:`~tracefix_rl.core.errors.SessionClosedError`. ``step``
     never raises: before a reset, after the session was closed, or for an agent mistake it
     returns an observation whose ``last_action_error`` says what went wrong. Episodes are
     recorded with the session's ``owner`` (set by the WebSocket handler from the API key).
@@ -172,7 +172,8 @@ class TraceFixServerEnvironment(Environment[TraceFixAction, TraceFixObservation,
                  task_source: Any = None, task_pack_dir: Path | None = None) -> None:
         super().__init__()
         self._recorder = _OwnedRecorder(recorder) if recorder is not None else None
-        self._core = TraceFixEnvironment(config, recorder=self._recorder, task_source=task_source)
+        env = TraceFixEnvironment(config, task_source=task_source)
+        self._core = RecordEpisodes(env, self._recorder) if self._recorder is not None else env
         self._book = book
         self._session_timeout = session_timeout
         self._pack_dir = task_pack_dir
@@ -305,7 +306,7 @@ GRADED_TASKS = ("task1_easy", "task2_medium", "task3_hard")
 
 
 def _split_tasks(split: str) -> list[dict[str, Any]]:
-    from tracefix_rl.tasks import get_task, list_tasks
+    from tracefix_rl.data.tasks import get_task, list_tasks
 
     if split == "graded":
         tasks = [get_task(t) for t in GRADED_TASKS]
@@ -348,7 +349,7 @@ def _env_flag(name: str) -> bool:
 
 def _default_recorder() -> Any:
     """The trajectory store's default recorder (``TRACEFIX_DB``), or None when recording is off."""
-    from tracefix_rl.trajectory import default_recorder
+    from tracefix_rl.data.trajectories import default_recorder
 
     return default_recorder()
 
@@ -389,7 +390,7 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
         max_message_bytes: cap of one WebSocket message or HTTP body (default
             ``TRACEFIX_MAX_MESSAGE_BYTES`` or 1 MiB).
     """
-    from tracefix_rl.tasks._source import open_task_source
+    from tracefix_rl.data.tasks._source import open_task_source
 
     pack = task_pack or os.environ.get("TRACEFIX_TASK_PACK") or None
     task_source = open_task_source(pack) if pack else None
@@ -412,8 +413,6 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
                                   else _env_flag("TRACEFIX_TRAJECTORY_ROUTES"))
     timeout_or_none = float(timeout) if timeout and timeout > 0 else None
     rec = _default_recorder() if isinstance(recorder, str) and recorder == "default" else recorder
-    if rec is None:  # the core would otherwise fall back to the default recorder
-        config = dataclasses.replace(config or EnvConfig(), record=False)
     book = SessionBook()
 
     def factory() -> TraceFixServerEnvironment:
@@ -421,8 +420,7 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
                                          task_source=task_source, task_pack_dir=pack_dir)
 
     def stateless() -> TraceFixServerEnvironment:  # HTTP /reset: an episode nobody can continue is not recorded
-        return TraceFixServerEnvironment(config=dataclasses.replace(config or EnvConfig(), record=False),
-                                         task_source=task_source, task_pack_dir=pack_dir)
+        return TraceFixServerEnvironment(config=config, task_source=task_source, task_pack_dir=pack_dir)
 
     app = FastAPI(title="TraceFix-RL", version=__version__, description=DESCRIPTION,
                   responses=_COMMON_RESPONSES)
@@ -513,7 +511,7 @@ def _add_routes(app: FastAPI, book: SessionBook, capacity: int, timeout: float |
     @app.get("/tasks", tags=["TraceFix"])
     def list_tasks_route(difficulty: str | None = Query(None, max_length=20)) -> list[dict[str, Any]]:
         """The task bank: name, difficulty, aliases, description, test counts (nothing hidden)."""
-        from tracefix_rl.tasks import list_tasks
+        from tracefix_rl.data.tasks import list_tasks
 
         try:
             tasks = list_tasks(difficulty)
@@ -590,7 +588,7 @@ def _add_trajectory_routes(app: FastAPI, recorder: Any, keys: ApiKeys, enabled: 
         owner = owner_of(request)
         store = _store(recorder)
         own(store, episode_id, owner)
-        from tracefix_rl.trajectory import replay
+        from tracefix_rl.env.replay import replay
 
         try:
             report = replay(episode_id, db=store.path)

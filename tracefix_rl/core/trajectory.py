@@ -1,0 +1,71 @@
+"""The trajectory schema: what the environment hands a recorder, and the observation digest.
+
+:class:`StepRecord` is everything about one step; a :class:`Recorder` receives every episode's
+manifest and steps (the SQLite store in :mod:`tracefix_rl.data.trajectories` is the standard
+one, applied by :class:`~tracefix_rl.env.RecordEpisodes`); :func:`observation_hash` is what
+verified replay compares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tracefix_rl.core.models import CodeObservation
+
+__all__ = ["Recorder", "StepRecord", "observation_hash"]
+
+
+def observation_hash(obs: CodeObservation) -> str:
+    """SHA-256 of everything the agent sees, minus the episode id and wall-clock timings.
+
+    Two runs of the same actions on the same task and seed give the same hashes: this is what
+    replay verification compares.
+    """
+    data = obs.model_dump(mode="json", exclude={"episode_id"})
+    for r in data.get("test_results", []):
+        r.pop("duration_ms", None)
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class StepRecord:
+    """Everything about one step, handed to the :class:`Recorder` before ``step`` returns."""
+
+    episode_id: str
+    step: int
+    action: dict[str, Any]
+    observation: CodeObservation
+    observation_hash: str
+    reward: float
+    reward_breakdown: dict[str, float]
+    cumulative_reward: float
+    done: bool
+    error: str | None
+    diff: str
+    code_before: str
+    code_after: str
+    pass_rate: float | None
+    test_results: list[dict[str, Any]]
+    duration_ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorder(Protocol):
+    """Receives every episode's manifest and steps (see :mod:`tracefix_rl.data.trajectories`).
+
+    ``record_step`` must make the step durable before returning: the environment returns the
+    observation only afterwards. If ``start_episode`` or ``record_step`` raises, the environment
+    undoes the reset or the step as a whole. A recorder may also have
+    ``release_episode(episode_id)``: the environment calls it when it abandons an unfinished
+    episode (a new reset, ``close``), so the recorder can drop what it keeps about it.
+    """
+
+    def start_episode(self, manifest: dict[str, Any], observation: CodeObservation) -> None: ...
+
+    def record_step(self, record: StepRecord) -> None: ...
+
+    def end_episode(self, episode_id: str, final_score: float | None, end_reason: str | None) -> None: ...
