@@ -50,19 +50,23 @@ from tracefix_rl.integrations.ray import TraceFixRayPool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = {"cpus_per_host": 0.25, "sandbox_workers": 2}
-AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "HOME")
+SAVED_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "HOME", "TRACEFIX_DB")
+NODE_DB: dict[str, Path] = {}
+"""The directory of the cluster node's default trajectory store (its workers' ``$TRACEFIX_DB``)."""
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A fresh 2-CPU Ray cluster on 127.0.0.1 with its own token, temp dir and HOME."""
+    """A fresh 2-CPU Ray cluster on 127.0.0.1 with its own token, temp dir, HOME and default store
+    directory (so hosts without a ``db_dir`` write there, not into the working directory)."""
     if ray.is_initialized():
         ray.shutdown()
-    saved = {k: os.environ.get(k) for k in AUTH_VARS}
+    saved = {k: os.environ.get(k) for k in SAVED_VARS}
     scratch = Path(tempfile.mkdtemp(prefix="tfray-"))  # short: Ray's socket paths must stay < 108 bytes
     (scratch / "home").mkdir()
+    NODE_DB["dir"] = scratch / "db"
     os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-                       "HOME": str(scratch / "home")})
+                       "HOME": str(scratch / "home"), "TRACEFIX_DB": str(NODE_DB["dir"] / "trajectories.sqlite3")})
     os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
     reset_auth_token_state()  # Ray caches the token it saw first: make it read this one
     try:
@@ -263,6 +267,8 @@ def test_tracefix_eval_runs_its_episodes_on_the_cluster_at_an_address(cluster, t
     assert all(r["isolation"] for r in rows)
     for row in rows:
         assert replay(row["episode_id"], db=out / "trajectories.sqlite3").verified
+    # the hosts kept their own stores on the node, next to its default store
+    assert len(list((NODE_DB["dir"] / "pools").glob("pool-*/host-*.sqlite3"))) == 2
 
 
 def test_a_pool_that_cannot_be_placed_says_which_resources_are_missing(cluster):
