@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite: ``bench/run_all.py --quick`` works and reports every figure.
 
 Checks structure only (every required figure and target is present and numeric); no timing is
-asserted. Deselect with ``-m "not bench"``; it takes about two minutes.
+asserted. Deselect with ``-m "not bench"``; it takes about two minutes on idle cores, and took
+10.5 minutes on 2 cores shared with other work (the timeout is a hang guard, not a target).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _num(x: object) -> bool:
 @pytest.mark.bench
 def test_run_all_quick_reports_every_figure(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick", "--out-dir", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
 
