@@ -84,5 +84,3 @@ class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState
             env_vars.setdefault("PORT", str(CONTAINER_PORT))
             kwargs["env_vars"] = env_vars
         return super().from_docker_image(image, provider, **kwargs)
-
-
