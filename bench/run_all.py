@@ -34,7 +34,7 @@ DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
 BENCHES = ["env", "trace", "trajectory", "sandbox", "fairness", "memory", "server", "recording", "fuzz", "soak",
-           "task_build", "eval", "viewer"]
+           "task_build", "eval", "viewer", "ray"]
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
@@ -193,6 +193,11 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one sectio
     if vw:
         h["viewer"] = {"rows": vw["rows"], "big_store_episodes": vw["big_store_episodes"],
                        "episode_steps": vw["episode_steps"]}
+    rp = data.get("ray")
+    if rp and rp.get("rows"):
+        h["ray_pool"] = {"episodes": rp["rows"], "step_latency": rp["latency"], "hosts": rp["hosts"],
+                         "cpus_per_host": rp["cpus_per_host"], "ray_init_s": rp["ray_init_s"],
+                         "pool_start_s": rp["pool_start_s"]}
     return h
 
 
@@ -442,6 +447,15 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
         ratio = f"{r['ratio_vs_1_worker']:.2f}× 1 worker" if r["ratio_vs_1_worker"] is not None else "–"
         lines.append(f"| `tracefix eval` episodes, {r['agent']}, {r['workers']} worker{'s' if r['workers'] > 1 else ''} "
                      f"({r['episodes']} episodes) | {r['episodes_per_minute']:,.0f} / min | {ratio} |")
+    rp = h.get("ray_pool")
+    for r in (rp or {}).get("episodes", []):
+        lines.append(f"| oracle episodes, {r['setup']} ({r['episodes']} episodes, recorded) | "
+                     f"{r['episodes_per_minute']:,.0f} / min, {r['steps_per_s']:,.0f} steps/s | "
+                     f"{r['ratio_vs_in_process']:.2f}× in-process 1 loop |")
+    for r in (rp or {}).get("step_latency", []):
+        lines.append(f"| {r['action']} through the Ray pool (actor round trip, recorded) | "
+                     f"{_ms(r['pool_median_ms'])} median, p99 {_ms(r['pool_p99_ms'])} | in-process "
+                     f"{_ms(r['in_process_median_ms'])}: {_x(r['ratio_pool_vs_in_process'])} |")
     mem = h.get("memory_per_idle_session_mb")
     if mem:
         lines.append(f"| memory per idle WebSocket session ({mem['sessions']} sessions) | "

@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite: ``bench/run_all.py --quick`` works and reports every figure.
 
 Checks structure only (every required figure and target is present and numeric); no timing is
-asserted. Deselect with ``-m "not bench"``; it takes about two minutes.
+asserted. Deselect with ``-m "not bench"``; it takes about two minutes on idle cores, and took
+10.5 minutes on 2 cores shared with other work (the timeout is a hang guard, not a target).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _num(x: object) -> bool:
 @pytest.mark.bench
 def test_run_all_quick_reports_every_figure(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick", "--out-dir", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
 
@@ -52,6 +53,17 @@ def test_run_all_quick_reports_every_figure(tmp_path):
     assert all(_num(r["replay_steps_per_s"]) for r in h["replay"])
     mem = h["memory_per_idle_session_mb"]
     assert _num(mem["server_rss_mb_per_session"]) and _num(mem["tree_pss_mb_per_session"])
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        pass
+    else:  # the pool against in-process, same run
+        ray_pool = h["ray_pool"]
+        assert [r["where"] for r in ray_pool["episodes"]] == ["this process", "this process", "actors"]
+        assert all(_num(r["episodes_per_minute"]) and _num(r["ratio_vs_in_process"]) for r in ray_pool["episodes"])
+        assert {r["action"] for r in ray_pool["step_latency"]} == {"VIEW_CODE", "RUN_TESTS"}
+        assert all(_num(r["ratio_pool_vs_in_process"]) for r in ray_pool["step_latency"])
 
     fair = h["fairness_under_hostile_sessions"]
     assert _num(fair["throughput_ratio"]) and _num(fair["baseline_jobs_per_s"])

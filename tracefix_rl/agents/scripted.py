@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from tracefix_rl.core.models import CodeAction
-from tracefix_rl.data.tasks import Task
+from tracefix_rl.core.models import CodeAction, CodeObservation
+from tracefix_rl.data.tasks import Task, resolve_task
 
-__all__ = ["fix_actions", "oracle_actions"]
+__all__ = ["OraclePolicy", "fix_actions", "oracle_actions"]
 
 
 def fix_actions(buggy: str, fixed: str) -> list[CodeAction]:
@@ -53,3 +54,22 @@ def oracle_actions(task: Task, *, trace: bool = True) -> Iterator[CodeAction]:
     yield from fix_actions(task.buggy, task.reference)
     yield CodeAction(thought="Check the fix.", action_type="RUN_TESTS")
     yield CodeAction(thought="All visible tests pass; submit.", action_type="SUBMIT")
+
+
+class OraclePolicy:
+    """The oracle as a policy: plays :func:`oracle_actions` of the task an episode was reset
+    with, then SUBMIT for as long as it is asked.
+
+    Built from the episode's reset arguments (``task_name``, and ``task_pack`` and ``variant``
+    if any), so the class itself is a per-episode policy factory, e.g.
+    ``pool.run_episodes(OraclePolicy, tasks)``. It reads the reference solution: an upper bound
+    and a harness check, never a baseline.
+    """
+
+    def __init__(self, reset: Mapping[str, Any]) -> None:
+        task = resolve_task(reset["task_name"], reset.get("task_pack"), reset.get("variant") or 0)
+        self._actions = oracle_actions(task)
+
+    def act(self, observation: CodeObservation) -> CodeAction:
+        """The next oracle action (the observation is not needed)."""
+        return next(self._actions, CodeAction(action_type="SUBMIT"))

@@ -55,8 +55,21 @@ def eval_command(  # noqa: C901 - one option group after another
     seed: Annotated[int, typer.Option(help="Shuffle seed; sample s resets with seed + s.")] = 0,
     samples: Annotated[int, typer.Option("--samples", "-k", help="Rollouts per task and variant (pass@k).")] = 1,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Episodes played in parallel.")] = 1,
-    env_url: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--env-url", help="Run against this server (http://host:port); default: in-process.")] = None,
+    env_url: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--env-url", help="Run against this server (http://host:port); several (comma-separated or repeated) "
+                          "spread the episodes over them. Default: in-process.")] = None,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Run the episodes on a pool of Ray actors: in the cluster at RAY_ADDRESS (the argument, "
+                      "e.g. 10.0.0.1:6379 of `ray start --head`), or a local one when none is given.")] = False,
+    ray_address: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help="With --ray: the cluster to join (host:port, or 'auto' for the one on this machine).",
+        show_default=False)] = None,
+    ray_hosts: Annotated[int, typer.Option("--ray-hosts", help="With --ray: pool hosts (Ray actors).")] = 2,
+    ray_cpus: Annotated[float, typer.Option("--ray-cpus", help="With --ray: CPUs each host reserves "
+                                                               "(its sandbox gets as many workers plus spares).")] = 1.0,
+    ray_resource: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--ray-resource", help="With --ray: a custom resource each host needs one unit of (e.g. 'tracefix', "
+                               "advertised only by CPU nodes: ray start --resources='{\"tracefix\": 8}').")] = None,
     max_steps: Annotated[int, typer.Option(help="Steps per episode.")] = 50,
     retries: Annotated[int, typer.Option(help="Retries of an episode whose environment failed.")] = 2,
     episode_timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
@@ -100,7 +113,14 @@ def eval_command(  # noqa: C901 - one option group after another
                               pattern=filter_, shuffle=shuffle, seed=seed, window=window)
     except TaskError as exc:
         raise fail(str(exc)) from None
-    if env_url:
+    urls = _split(env_url)
+    if ray_address and not ray:
+        raise fail(f"unexpected argument {ray_address!r} (a cluster address goes after --ray)")
+    if ray and urls:
+        raise fail("--ray and --env-url are alternatives: give one")
+    if ray and (ray_hosts < 1 or ray_cpus <= 0):
+        raise fail("--ray-hosts must be at least 1 and --ray-cpus positive")
+    if urls:
         try:
             import tracefix_rl.client  # noqa: F401 - the WebSocket client needs the server extra
         except ImportError as exc:
@@ -125,7 +145,15 @@ def eval_command(  # noqa: C901 - one option group after another
                                   max_tokens=max_tokens, max_steps=max_steps, request_timeout=request_timeout)
     else:
         runner_agent = make_policy_agent(agent, max_steps=max_steps)
-    options = EvalOptions(output_dir=out_dir, samples=samples, workers=workers, env_url=env_url, max_steps=max_steps,
+    pool = None
+    if ray:
+        pool = _ray_pool(ray_address, ray_hosts, ray_cpus, ray_resource, max_steps)
+    elif len(urls) > 1:
+        from tracefix_rl.integrations.sharded import ShardedClient
+
+        pool = ShardedClient(urls)
+    options = EvalOptions(output_dir=out_dir, samples=samples, workers=workers,
+                          env_url=urls[0] if len(urls) == 1 else None, max_steps=max_steps,
                           seed=seed, retries=retries, episode_timeout=episode_timeout, resume=resume,
                           overwrite=overwrite, html=html)
     selection = {"source": pack or "builtin", "tasks": _split(tasks), "tiers": _split(tier), "variants": variants,
@@ -133,10 +161,12 @@ def eval_command(  # noqa: C901 - one option group after another
                  "instances": [t.instance for t in chosen][:1000]}
     show_live = sys.stdout.isatty() if live is None else live
     printer = None if show_live else _episode_printer(len(chosen) * samples)
-    runner = EvalRunner(runner_agent, chosen, options, selection=selection, on_episode=printer)
+    runner = EvalRunner(runner_agent, chosen, options, selection=selection, on_episode=printer, pool=pool)
+    where = (f"{len(urls)} servers" if len(urls) > 1 else urls[0] if urls else
+             f"Ray pool of {ray_hosts} host(s) x {ray_cpus:g} CPU" if ray else "in-process")
     console.print(f"tracefix eval: {len(chosen)} task(s) x {samples} sample(s) = "
                   f"{len(runner.plan)} episodes, agent {agent}{' ' + model if model else ''}, "
-                  f"{workers} worker(s), {env_url or 'in-process'} -> {out_dir}", highlight=False, markup=False)
+                  f"{workers} worker(s), {where} -> {out_dir}", highlight=False, markup=False)
     try:
         if show_live:
             outcome = _run_live(runner)
@@ -144,11 +174,29 @@ def eval_command(  # noqa: C901 - one option group after another
             outcome = runner.run()
     except EvaluationError as exc:
         raise fail(str(exc)) from None
+    finally:
+        if pool is not None:
+            pool.shutdown()
     _print_summary(outcome)
     if outcome.interrupted:
         raise typer.Exit(130)
     if not outcome.ok:
         raise typer.Exit(1)
+
+
+def _ray_pool(address: str | None, hosts: int, cpus: float, resource: str | None, max_steps: int):  # type: ignore[no-untyped-def]
+    try:
+        from tracefix_rl.integrations.ray import TraceFixRayPool
+    except ImportError as exc:
+        raise fail(f"--ray needs Ray (pip install 'tracefix-rl[ray]'): {exc}") from None
+    from tracefix_rl.core.config import EnvConfig
+    from tracefix_rl.core.errors import PoolError
+
+    try:
+        return TraceFixRayPool(num_hosts=hosts, cpus_per_host=cpus, env_config=EnvConfig(max_steps=max_steps),
+                               address=address, resources={resource: 1} if resource else None)
+    except PoolError as exc:
+        raise fail(f"--ray: {exc}") from None
 
 
 def _episode_printer(total: int):  # type: ignore[no-untyped-def]

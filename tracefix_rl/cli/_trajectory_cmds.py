@@ -28,7 +28,7 @@ from tracefix_rl.cli._common import DB_HELP, Col, dropped_note, fail, fitted_tab
 
 __all__ = ["replay_command", "trajectories_app"]
 
-trajectories_app = typer.Typer(help="List, show, export and import recorded episodes.", no_args_is_help=True)
+trajectories_app = typer.Typer(help="List, show, export, import and merge recorded episodes.", no_args_is_help=True)
 
 
 class ExportFormat(StrEnum):
@@ -271,3 +271,29 @@ def import_command(
     store = _store(db, must_exist=False)
     ids = import_episodes(src, store, on_conflict=on_conflict.value)
     Console(stderr=True).print(f"imported {len(ids)} episode(s) into {store.path}", highlight=False)
+
+
+@trajectories_app.command("merge")
+def merge_command(
+    dest: Annotated[Path, typer.Argument(help="The store to merge into (created if missing).", dir_okay=False)],
+    sources: Annotated[list[Path], typer.Argument(help="Stores to copy from, e.g. host-*.sqlite3 of a pool.",
+                                                  exists=True, dir_okay=False)],
+    on_conflict: Annotated[OnConflict, typer.Option(
+        "--on-conflict", help="An id stored with other content in two files: error | skip (keep the first) | "
+                              "replace (keep the last).")] = OnConflict.error,
+) -> None:
+    """Merge trajectory stores (e.g. one per pool host, copied from their nodes) into one.
+
+    Identical copies of an episode are stored once; every episode keeps its steps and
+    observations, so the merged store replays exactly as its sources.
+    """
+    from tracefix_rl.data.trajectories import merge_stores
+
+    report = merge_stores(sources, dest, on_conflict=on_conflict.value)  # errors: the CLI's one-line boundary
+    err = Console(stderr=True)
+    for src, n in report.per_source.items():
+        err.print(f"{n} episode(s) from {src}", highlight=False, soft_wrap=True)
+    extra = [f"{n} {what}" for n, what in ((report.identical, "already there"),
+                                           (len(report.skipped), "skipped as conflicting")) if n]
+    err.print(f"merged {report.merged} episode(s) into {dest}" + (f" ({', '.join(extra)})" if extra else ""),
+              highlight=False, soft_wrap=True)

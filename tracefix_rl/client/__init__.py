@@ -11,6 +11,9 @@ Usage (async, or ``.sync()`` for blocking code)::
 
     with TraceFixRLEnv(base_url="http://127.0.0.1:7860").sync() as env:
         result = env.reset()
+
+:func:`fetch_episode_record` fetches a server's recording of an episode. To spread many sessions
+over several servers (no Ray needed), see :class:`tracefix_rl.integrations.sharded.ShardedClient`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from tracefix_rl import _openenv  # noqa: F401 - before any openenv module: load
 from openenv.core.client_types import StepResult
 from openenv.core.env_client import EnvClient
 
+from tracefix_rl.client._records import fetch_episode_record
 from tracefix_rl.server.wire import TraceFixAction, TraceFixObservation, TraceFixState
 
-__all__ = ["CONTAINER_PORT", "TraceFixRLEnv"]
+__all__ = ["CONTAINER_PORT", "TraceFixRLEnv", "fetch_episode_record"]
 
 CONTAINER_PORT = 8000
 """The port OpenEnv's ``LocalDockerProvider`` maps to inside the container."""

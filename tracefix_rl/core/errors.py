@@ -10,6 +10,7 @@ below are for API misuse and broken infrastructure only::
     ├── EpisodeError
     │   ├── ResetNeededError
     │   ├── SessionClosedError
+    │   ├── SessionLostError
     │   └── ResetArgumentError            (also a ValueError)
     │       ├── UnknownArgumentError      (also a TypeError)
     │       └── EpisodeIdInUseError
@@ -18,7 +19,8 @@ below are for API misuse and broken infrastructure only::
     ├── TraceError
     ├── TrajectoryError
     │   └── ReplayError
-    └── EvaluationError
+    ├── EvaluationError
+    └── PoolError
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ __all__ = [
     "EpisodeError",
     "EpisodeIdInUseError",
     "EvaluationError",
+    "PoolError",
     "ReplayError",
     "ResetArgumentError",
     "ResetNeededError",
     "SandboxError",
     "SandboxStartError",
     "SessionClosedError",
+    "SessionLostError",
     "TaskError",
     "TraceError",
     "TraceFixError",
@@ -69,6 +73,23 @@ class SessionClosedError(EpisodeError):
     """The environment (a server session) was closed, for example by the idle-session reaper."""
 
 
+class SessionLostError(EpisodeError):
+    """The host that ran a session (a Ray actor of a pool, or a server) died or became
+    unreachable, so the session and its unfinished episode are gone; open a new session.
+
+    ``session_id`` and ``host`` name them. Steps returned before the loss were recorded by
+    that host and stay in its trajectory store.
+    """
+
+    def __init__(self, message: str, *, session_id: str | None = None, host: str | None = None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.host = host
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickles across processes (Ray, multiprocessing)
+        return (_rebuild, (type(self), (str(self),), {"session_id": self.session_id, "host": self.host}))
+
+
 class ResetArgumentError(EpisodeError, ValueError):
     """A ``reset`` argument is invalid; nothing changed (the previous episode goes on as it was).
 
@@ -78,6 +99,10 @@ class ResetArgumentError(EpisodeError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"reset argument {field!r}: {message}")
         self.field = field
+        self.detail = message
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickles across processes (Ray, multiprocessing)
+        return (type(self), (self.field, self.detail))
 
 
 class UnknownArgumentError(ResetArgumentError, TypeError):
@@ -111,3 +136,12 @@ class ReplayError(TrajectoryError):
 class EvaluationError(TraceFixError):
     """An evaluation cannot run as asked (an output directory in the way, a resume that does
     not match the earlier run, unreadable results)."""
+
+
+class PoolError(TraceFixError):
+    """A pool of environments cannot serve a request: no host is alive, a host does not start
+    (its resources are not in the cluster) or does not answer in time, or a host is full."""
+
+
+def _rebuild(cls: type[BaseException], args: tuple[object, ...], kwargs: dict[str, object]) -> BaseException:
+    return cls(*args, **kwargs)

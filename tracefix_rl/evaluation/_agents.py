@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -161,16 +161,6 @@ class PolicyAgent:
         return AgentOutcome(end=end or result.observation.end_reason or "submitted")
 
 
-class _Script:
-    """A fixed sequence of actions as a policy (then SUBMIT)."""
-
-    def __init__(self, actions: Iterator[CodeAction]) -> None:
-        self._actions = actions
-
-    def act(self, observation: Any) -> CodeAction:
-        return next(self._actions, CodeAction(action_type="SUBMIT"))
-
-
 def make_policy_agent(kind: str, *, max_steps: int = 50) -> PolicyAgent:
     """The built-in model-free agent called ``kind`` (``repair``, ``random`` or ``oracle``)."""
     if kind == "repair":
@@ -186,12 +176,11 @@ def make_policy_agent(kind: str, *, max_steps: int = 50) -> PolicyAgent:
         return PolicyAgent("random", lambda spec: RandomPolicy(spec.seed * 1_000_003 + spec.sample),
                            max_steps=max_steps, settings={"policy_seed": "seed * 1000003 + sample"})
     if kind == "oracle":
-        from tracefix_rl.agents.scripted import oracle_actions
-        from tracefix_rl.data.tasks import resolve_task
+        from tracefix_rl.agents.scripted import OraclePolicy
 
         def oracle(spec: EpisodeSpec) -> Policy:
-            task = resolve_task(spec.task.name, spec.task.pack, spec.task.variant)
-            return _Script(oracle_actions(task))
+            return OraclePolicy({"task_name": spec.task.name, "task_pack": spec.task.pack,
+                                 "variant": spec.task.variant})
 
         return PolicyAgent("oracle", oracle, max_steps=max_steps,
                            settings={"note": "reads the reference solution: an upper bound, not a baseline"})

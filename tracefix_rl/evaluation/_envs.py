@@ -1,6 +1,7 @@
-"""Environment sessions for the evaluation workers: in-process or over a server's WebSocket.
+"""Environment sessions for the evaluation workers: in-process, over a server's WebSocket, or
+on a pool of hosts (Ray actors or several servers).
 
-Both give the synchronous OpenEnv client shape the agent loop expects (``reset(**kw)`` and
+All give the synchronous OpenEnv client shape the agent loop expects (``reset(**kw)`` and
 ``step(action)`` return a result with ``observation``, ``reward`` and ``done``). A
 :class:`Tap` wraps a session for one episode and keeps what the results need: the episode id,
 the actions taken, the last observation, steps the sandbox could not score, and whether the
@@ -9,14 +10,13 @@ the actions taken, the last observation, steps the sandbox could not score, and 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["EnvFailure", "LocalSession", "RemoteSession", "Session", "Tap"]
+__all__ = ["EnvFailure", "LocalSession", "PoolEvalSession", "RemoteSession", "Session", "Tap"]
 
 
 @dataclass
@@ -75,26 +75,58 @@ class LocalSession:
         self.env.close()
 
 
-class RemoteSession:
-    """A WebSocket session with a TraceFix-RL server (``tracefix serve``).
+class _CopyingSession:
+    """A session whose episodes are recorded elsewhere: :meth:`finish` copies each one into ``store``.
 
-    After each episode, :meth:`finish` fetches the server's recording
-    (``GET /trajectories/{id}``) into the local ``store``, so ``DIR/trajectories.sqlite3``
-    holds every episode whichever side ran it. A server that records nothing leaves the local
-    store without that episode (``copied`` says how many were copied). The server must serve
-    its trajectory routes (``tracefix serve --trajectory-routes``, or an API key in
-    ``TRACEFIX_API_KEY``, which the session sends as the server asks).
+    So ``DIR/trajectories.sqlite3`` holds every episode whichever side ran it. A host that
+    records nothing leaves the local store without that episode (``copied`` counts the copies,
+    ``copy_errors`` says why one is missing); the episode's result stands either way.
     """
 
-    def __init__(self, url: str, store: Any, *, message_timeout_s: float = 300.0) -> None:
-        self.url = url.rstrip("/")
-        self.http_url = "http" + self.url[2:] if self.url.startswith("ws") else self.url
+    def __init__(self, store: Any) -> None:
         self.store = store
-        self.timeout = message_timeout_s
-        self._client: Any = None
         self._manifest: dict[str, Any] = {}
         self.copied = 0
         self.copy_errors: list[str] = []
+
+    def _fetch(self, episode_id: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def isolation(self) -> str | None:
+        return self._manifest.get("isolation")
+
+    def task_hash(self) -> str | None:
+        return self._manifest.get("task_hash")
+
+    def finish(self, episode_id: str) -> None:
+        from tracefix_rl.data.trajectories import normalize_record
+
+        try:
+            fetched = self._fetch(episode_id)
+            if fetched is None:
+                raise RuntimeError("the host records no episodes")
+            record = normalize_record(fetched)
+            self._manifest = record.get("manifest") or {}
+            if not record.get("agent"):  # the host does not know who acted; this run does
+                record["agent"] = getattr(self.store, "agent", None)
+            self.store.import_record(record, replace=True)
+            self.copied += 1
+        except Exception as exc:  # the episode's result stands; the copy is reported as missing
+            self.copy_errors.append(f"{episode_id}: {type(exc).__name__}: {exc}")
+
+
+class RemoteSession(_CopyingSession):
+    """A WebSocket session with a TraceFix-RL server (``tracefix serve``); :meth:`finish` fetches
+    the server's recording (``GET /trajectories/{id}``). The server must serve its trajectory
+    routes (``tracefix serve --trajectory-routes``, or an API key in ``TRACEFIX_API_KEY``, which
+    the session sends)."""
+
+    def __init__(self, url: str, store: Any, *, message_timeout_s: float = 300.0) -> None:
+        super().__init__(store)
+        self.url = url.rstrip("/")
+        self.http_url = "http" + self.url[2:] if self.url.startswith("ws") else self.url
+        self.timeout = message_timeout_s
+        self._client: Any = None
 
     def _connect(self) -> Any:
         if self._client is None:
@@ -127,34 +159,47 @@ class RemoteSession:
             except Exception:  # noqa: S110 - the session is being discarded anyway
                 pass
 
-    def isolation(self) -> str | None:
-        return self._manifest.get("isolation")
+    def _fetch(self, episode_id: str) -> dict[str, Any] | None:
+        from tracefix_rl.client import fetch_episode_record
 
-    def task_hash(self) -> str | None:
-        return self._manifest.get("task_hash")
-
-    def finish(self, episode_id: str) -> None:
-        import httpx
-
-        from tracefix_rl.data.trajectories import normalize_record
-
-        try:
-            key = os.environ.get("TRACEFIX_API_KEY", "").split(",")[0].strip()
-            headers = {"Authorization": f"Bearer {key}"} if key else {}
-            reply = httpx.get(f"{self.http_url}/trajectories/{episode_id}", timeout=30.0, headers=headers)
-            if reply.status_code != 200:
-                raise RuntimeError(f"GET /trajectories/{episode_id}: HTTP {reply.status_code} {reply.text[:200]}")
-            record = normalize_record(reply.json())
-            self._manifest = record.get("manifest") or {}
-            if not record.get("agent"):  # the server does not know who acted; this run does
-                record["agent"] = getattr(self.store, "agent", None)
-            self.store.import_record(record, replace=True)
-            self.copied += 1
-        except Exception as exc:  # the episode's result stands; the copy is reported as missing
-            self.copy_errors.append(f"{episode_id}: {type(exc).__name__}: {exc}")
+        return fetch_episode_record(self.http_url, episode_id)
 
     def close(self) -> None:
         self._drop()
+
+
+class PoolEvalSession(_CopyingSession):
+    """A session on a pool of hosts (:class:`~tracefix_rl.integrations.ray.TraceFixRayPool` or
+    :class:`~tracefix_rl.integrations.sharded.ShardedClient`); :meth:`finish` fetches the episode from the
+    host that ran it. Each episode gets a fresh pool session, so one lost with its host fails
+    only that attempt (the runner retries it on a live host)."""
+
+    def __init__(self, pool: Any, store: Any) -> None:
+        from tracefix_rl.integrations.pool import PoolSession
+
+        super().__init__(store)
+        self.session = PoolSession(pool)
+
+    def reset(self, **kwargs: Any) -> _Result:
+        self._manifest = {}
+        obs = self.session.reset(**kwargs)
+        return _Result(obs, obs.reward, obs.done)
+
+    def step(self, action: Any) -> _Result:
+        obs = self.session.step(action)
+        return _Result(obs, obs.reward, obs.done)
+
+    def isolation(self) -> str | None:
+        return super().isolation() or self.session.identity().get("isolation")
+
+    def task_hash(self) -> str | None:
+        return super().task_hash() or self.session.identity().get("task_hash")
+
+    def _fetch(self, episode_id: str) -> dict[str, Any] | None:
+        return self.session.episode_record(episode_id)
+
+    def close(self) -> None:
+        self.session.close()
 
 
 class EnvFailure(Exception):

@@ -36,7 +36,15 @@ from typing import Any
 
 from tracefix_rl.core.errors import EvaluationError, ResetArgumentError, TaskError
 from tracefix_rl.evaluation._agents import AgentOutcome, EvalAgent
-from tracefix_rl.evaluation._envs import EnvFailure, LocalSession, RemoteSession, Session, Tap, recorder_at
+from tracefix_rl.evaluation._envs import (
+    EnvFailure,
+    LocalSession,
+    PoolEvalSession,
+    RemoteSession,
+    Session,
+    Tap,
+    recorder_at,
+)
 from tracefix_rl.evaluation._report import build_report, latest_rows, read_results
 from tracefix_rl.evaluation._schema import COUNTED, RERUN_ON_RESUME, EpisodeResult, EvalReport, ExitStatus
 from tracefix_rl.evaluation._selection import EpisodeSpec, EvalTask, plan_episodes
@@ -182,14 +190,21 @@ class EvalRunner:
     """Runs ``agent`` on every episode of ``tasks`` x ``options.samples``; see the module docstring.
 
     ``selection`` describes how the tasks were chosen (for the report). ``on_episode`` is
-    called (from a worker thread, under a lock) with every finished episode's row.
+    called (from a worker thread, under a lock) with every finished episode's row. ``pool``
+    (a :class:`~tracefix_rl.integrations.ray.TraceFixRayPool` or
+    :class:`~tracefix_rl.integrations.sharded.ShardedClient`) plays the episodes on its hosts instead of in
+    process or at ``options.env_url``; each is copied into ``DIR/trajectories.sqlite3``. The
+    pool's own settings then decide the step budget (build it with ``EnvConfig(max_steps=...)``).
     Diagnostics (the agent loop's included) go to ``DIR/eval.log``.
     """
 
     def __init__(self, agent: EvalAgent, tasks: Sequence[EvalTask], options: EvalOptions, *,
                  selection: dict[str, Any] | None = None,
-                 on_episode: Callable[[EpisodeResult], None] | None = None) -> None:
+                 on_episode: Callable[[EpisodeResult], None] | None = None, pool: Any = None) -> None:
+        if pool is not None and options.env_url:
+            raise EvaluationError("give either a pool or env_url, not both")
         self.agent = agent
+        self.pool = pool
         self.tasks = list(tasks)
         self.options = options
         self.selection = selection or {}
@@ -219,6 +234,8 @@ class EvalRunner:
         opts["output_dir"] = str(self.options.output_dir)
         for k in ("resume", "overwrite", "html"):
             opts.pop(k)
+        if self.pool is not None:
+            opts["pool"] = self.pool.describe_pool()
         return {"agent": self.agent.describe(), "tasks": self.selection, "options": opts}
 
     def _prepare(self) -> set[str]:
@@ -252,7 +269,9 @@ class EvalRunner:
     def _session(self) -> Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            if self.options.env_url:
+            if self.pool is not None:
+                session = PoolEvalSession(self.pool, self._recorder)
+            elif self.options.env_url:
                 session = RemoteSession(self.options.env_url, self._recorder)
             else:
                 session = LocalSession(self._recorder, max_steps=self.options.max_steps)
@@ -413,9 +432,9 @@ class EvalRunner:
             "package_version": __version__, "python_version": platform.python_version(),
             "isolation": sorted({r.isolation for r in rows if r.isolation}),
             "task_source": sources or ["builtin"], "selected_tasks_hash": digest,
-            "environment": self.options.env_url or "in-process",
+            "environment": _pool_label(self.pool) if self.pool is not None else self.options.env_url or "in-process",
         }
-        copied = [s for s in self._sessions if isinstance(s, RemoteSession)]
+        copied = [s for s in self._sessions if isinstance(s, RemoteSession | PoolEvalSession)]
         if copied:
             out["trajectories_copied"] = sum(s.copied for s in copied)
             out["trajectory_copy_errors"] = [e for s in copied for e in s.copy_errors][:20]
@@ -442,6 +461,11 @@ class EvalRunner:
 
             (self.dir / "report.html").write_text(render_html(report), encoding="utf-8")
         return report
+
+
+def _pool_label(pool: Any) -> str:
+    d = pool.describe_pool()
+    return f"{d.get('kind')} pool: " + ", ".join(f"{k}={v}" for k, v in d.items() if k != "kind")
 
 
 def _drop_torn_tail(path: Path) -> None:

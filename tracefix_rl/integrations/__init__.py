@@ -10,6 +10,11 @@ tracefix_rl`` and an in-process episode never load torch, trl, datasets, gymnasi
   that the framework adapters below are built on (no extra needed).
 * :mod:`tracefix_rl.integrations.gymnasium` -- a ``gymnasium.Env`` with text spaces (extra ``gymnasium``).
 * :mod:`tracefix_rl.integrations.skyrl` -- a SkyRL-gym ``BaseTextEnv`` (extra ``skyrl``).
+* :mod:`tracefix_rl.integrations.ray` -- ``TraceFixRayPool``: one pool of environments over the
+  machines of a Ray cluster, for training (``trl_factory``) and evaluation (``run_episodes``,
+  ``tracefix eval --ray``) (extra ``ray``). Without Ray, :class:`tracefix_rl.integrations.sharded.ShardedClient`
+  spreads sessions over several ``tracefix serve`` processes; both implement the pool interface
+  of :mod:`tracefix_rl.integrations.pool`.
 
 The tool-calling interface (tool names, schemas and the text each tool returns) lives in
 :mod:`tracefix_rl.integrations.tools`, shared by the TRL environment and the SFT exporter.

@@ -7,6 +7,8 @@
   ``record=True`` every episode goes to the trajectory store at ``db`` (one recorder per file
   and process, shared by every environment), or to the default store (``$TRACEFIX_DB``) when
   ``db`` is None.
+* On a pool (:mod:`tracefix_rl.integrations.pool`: Ray hosts or sharded servers): a fresh pool
+  session per reset, closed when the episode ends; the pool's hosts record the episodes.
 * Remote: a **fresh WebSocket session per reset** (the previous one is closed first), because
   trainers keep environment objects for a whole run while the server reaps sessions idle for
   longer than its timeout. The server records the episodes into its own store. The session is
@@ -110,12 +112,19 @@ def _quiet_close(client: Any) -> None:
 
 
 def open_session(*, base_url: str | None = None, env_config: EnvConfig | None = None, record: bool = True,
-                 db: str | None = None, message_timeout_s: float = 120.0) -> EpisodeSession:
-    """An in-process session, or a remote one when ``base_url`` is given (see the module docstring).
+                 db: str | None = None, message_timeout_s: float = 120.0, pool: Any = None) -> EpisodeSession:
+    """An in-process session, a remote one when ``base_url`` is given, or one on ``pool``
+    (see the module docstring).
 
     Raises:
-        ValueError: ``env_config`` or ``db`` with ``base_url`` (the server owns both).
+        ValueError: ``env_config`` or ``db`` with ``base_url`` or ``pool`` (the server or hosts own both).
     """
+    if pool is not None:
+        if base_url is not None or env_config is not None or db is not None:
+            raise ValueError("pool runs the episodes on its hosts: base_url, env_config and db do not apply")
+        from tracefix_rl.integrations.pool import PoolSession
+
+        return PoolSession(pool)
     if base_url is not None:
         if env_config is not None or db is not None:
             raise ValueError("env_config and db configure an in-process environment; with base_url the "

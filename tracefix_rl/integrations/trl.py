@@ -82,6 +82,11 @@ class TraceFixTRLConfig:
     so the environment grades the program as it stands."""
     message_timeout_s: float = 120.0
     """Remote only: how long to wait for one server reply."""
+    pool: Any = None
+    """A pool of environments to play every episode on (a
+    :class:`~tracefix_rl.integrations.ray.TraceFixRayPool` or a
+    :class:`~tracefix_rl.integrations.sharded.ShardedClient`; it must pickle for the factory to); its hosts
+    record the episodes. Excludes ``base_url``, ``env_config`` and ``db``."""
 
     def __post_init__(self) -> None:
         if self.reward not in ("final_score", "resolved"):
@@ -91,6 +96,10 @@ class TraceFixTRLConfig:
         if self.base_url is not None and (self.env_config is not None or self.db is not None):
             raise ValueError("env_config and db configure an in-process environment; with base_url the "
                              "server's own settings and trajectory store apply")
+        if self.pool is not None and (self.base_url is not None or self.env_config is not None
+                                      or self.db is not None):
+            raise ValueError("pool runs the episodes on its hosts, with the pool's settings and stores: "
+                             "base_url, env_config and db do not apply")
 
 
 class TraceFixToolEnv:
@@ -112,8 +121,8 @@ class TraceFixToolEnv:
     * Accessors (``observation``, ``done``, ``final_score``, ``resolved``, ``episode_id``) are
       properties, so TRL does not offer them as tools.
 
-    In remote mode each ``reset`` opens a new server session and the session is closed when the
-    episode ends (or at the next ``reset``).
+    In remote mode (``base_url``) and on a pool (``pool``) each ``reset`` opens a new session and
+    the session is closed when the episode ends (or at the next ``reset``).
     """
 
     def __init__(self, config: TraceFixTRLConfig | None = None) -> None:
@@ -128,7 +137,7 @@ class TraceFixToolEnv:
         if self._session is None:
             c = self._config
             self._session = open_session(base_url=c.base_url, env_config=c.env_config, record=c.record,
-                                         db=c.db, message_timeout_s=c.message_timeout_s)
+                                         db=c.db, message_timeout_s=c.message_timeout_s, pool=c.pool)
         kwargs = {k: row[k] for k in RESET_COLUMNS if row.get(k) is not None}
         self._obs = self._session.reset(**kwargs)
         return intro_text(self._obs, self._config.max_output_chars)
@@ -237,7 +246,7 @@ def make_env_factory(**config: Any) -> functools.partial[TraceFixToolEnv]:
     """A picklable no-argument factory of :class:`TraceFixToolEnv` (``environment_factory=``).
 
     Keyword arguments are the fields of :class:`TraceFixTRLConfig` (``base_url=`` for a server,
-    ``db=`` for this run's trajectory store, ``max_output_chars=``, ``reward=``,
+    ``pool=`` for a pool of hosts, ``db=`` for this run's trajectory store, ``max_output_chars=``, ``reward=``,
     ``on_unsubmitted=``, ...). Being a ``functools.partial`` of a module-level class, it pickles,
     as ``AsyncGRPOTrainer``'s rollout process needs.
 

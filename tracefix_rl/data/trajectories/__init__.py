@@ -5,15 +5,17 @@
 integrations do). Each step is committed durably before its observation is returned, and the
 store keeps the complete observation of every step. :func:`export_episodes` /
 :func:`import_episodes` move episodes to and from JSONL (and Parquet) files that load in pandas
-and Hugging Face ``datasets`` as they are. Verified replay lives in the environment layer
+and Hugging Face ``datasets`` as they are; :func:`merge_stores` combines stores (one per pool
+host) into one. Verified replay lives in the environment layer
 (:func:`tracefix_rl.env.replay.replay`), the security flags in
 :mod:`tracefix_rl.engines.flags`.
 
 Public surface: :class:`SQLiteRecorder`, :class:`TrajectoryStore`, :func:`default_recorder`,
 :func:`default_db_path`, :func:`recorder_for`, :func:`export_episodes`, :func:`import_episodes`,
-:func:`read_records`, :func:`observation_snapshot`, :data:`SCHEMA_VERSION`, and the episode list's
-paginated queries :class:`EpisodeQuery`, :class:`EpisodePage`, :func:`query_episodes`,
-:func:`episode_facets` (with :data:`SORT_KEYS` and :data:`MAX_PER_PAGE`).
+:func:`read_records`, :func:`merge_stores`, :class:`MergeReport`, :func:`observation_snapshot`,
+:data:`SCHEMA_VERSION`, and the episode list's paginated queries :class:`EpisodeQuery`,
+:class:`EpisodePage`, :func:`query_episodes`, :func:`episode_facets` (with :data:`SORT_KEYS` and
+:data:`MAX_PER_PAGE`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
         read_records,
         selected_episode_ids,
     )
+    from tracefix_rl.data.trajectories._merge import MergeReport, merge_stores
     from tracefix_rl.data.trajectories._query import (
         MAX_PER_PAGE,
         SORT_KEYS,
@@ -51,6 +54,7 @@ __all__ = [
     "SORT_KEYS",
     "EpisodePage",
     "EpisodeQuery",
+    "MergeReport",
     "SQLiteRecorder",
     "TrajectoryStore",
     "default_db_path",
@@ -59,6 +63,7 @@ __all__ = [
     "export_episodes",
     "import_episodes",
     "normalize_record",
+    "merge_stores",
     "observation_snapshot",
     "query_episodes",
     "read_records",
@@ -71,6 +76,7 @@ _LAZY = {
     "normalize_record": "_export", "selected_episode_ids": "_export",
     "EpisodePage": "_query", "EpisodeQuery": "_query", "episode_facets": "_query", "query_episodes": "_query",
     "MAX_PER_PAGE": "_query", "SORT_KEYS": "_query",
+    "MergeReport": "_merge", "merge_stores": "_merge",
     "SQLiteRecorder": "_recorder", "default_db_path": "_recorder", "default_recorder": "_recorder",
     "recorder_for": "_recorder",
     "SCHEMA_VERSION": "_store", "TrajectoryStore": "_store", "observation_snapshot": "_store",

@@ -30,6 +30,7 @@ __all__ = [
     "Limits",
     "Outcome",
     "Sandbox",
+    "default_workers",
     "describe_isolation",
     "get_sandbox",
     "reset_sandbox",
@@ -53,7 +54,7 @@ def _opted_in(flag: bool | None) -> bool:
     return os.environ.get(ALLOW_UNSANDBOXED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _create(allow_unsandboxed: bool | None) -> tuple[Sandbox, list[str]]:
+def _create(allow_unsandboxed: bool | None, workers: int | None = None) -> tuple[Sandbox, list[str]]:
     reasons: list[str] = []
     forced = os.environ.get(_FORCE_ENV, "").strip().lower()
     if forced not in ("", "auto", "forkserver", "subprocess"):
@@ -62,7 +63,7 @@ def _create(allow_unsandboxed: bool | None) -> tuple[Sandbox, list[str]]:
         from tracefix_rl.engines.sandbox._forkserver import ForkServerSandbox
 
         try:
-            pool = ForkServerSandbox()
+            pool = ForkServerSandbox(workers)
         except (SandboxStartError, OSError) as exc:
             reasons.append(f"fork-server did not start: {exc}")
         else:
@@ -88,8 +89,11 @@ def _create(allow_unsandboxed: bool | None) -> tuple[Sandbox, list[str]]:
     return SubprocessSandbox(), reasons
 
 
-def get_sandbox(*, allow_unsandboxed: bool | None = None) -> Sandbox:
+def get_sandbox(*, allow_unsandboxed: bool | None = None, workers: int | None = None) -> Sandbox:
     """Return the process-wide shared sandbox, creating it on first use (thread-safe).
+
+    ``workers`` sizes the fork-server pool when this call creates it (default: one per core
+    plus spares); a process that hosts sessions on a share of a machine passes its share.
 
     The strongest available executor is chosen (see the module docstring) and logged once on
     the ``tracefix_rl.engines.sandbox`` logger. ``allow_unsandboxed`` (default: the
@@ -99,7 +103,7 @@ def get_sandbox(*, allow_unsandboxed: bool | None = None) -> Sandbox:
     global _shared, _shared_pid, _reasons
     with _lock:
         if _shared is None or _shared_pid != os.getpid():  # a forked copy must not share pipes
-            _shared, _reasons = _create(allow_unsandboxed)
+            _shared, _reasons = _create(allow_unsandboxed, workers)
             _shared_pid = os.getpid()
             atexit.register(reset_sandbox)
             log.info("sandbox isolation level: %s", _shared.isolation)
@@ -144,3 +148,10 @@ def describe_isolation() -> dict[str, Any]:
     if pool_info:
         info["forkserver"] = dict(pool_info)
     return info
+
+
+def default_workers(cores: int | None = None) -> int:
+    """Workers of a default fork-server pool for ``cores`` cores (see the fork-server's sizing rule)."""
+    from tracefix_rl.engines.sandbox._forkserver import default_workers as _default_workers
+
+    return _default_workers(cores)

@@ -177,10 +177,11 @@ def _tier_name(hello: dict[str, Any]) -> str:
     return "+".join(parts)
 
 
-def default_workers() -> int:
+def default_workers(cores: int | None = None) -> int:
     """Workers of a default pool: one per core plus spares (at least 2, or half the cores), so
-    that jobs which sleep until their wall-clock limit cannot hold every worker."""
-    cores = os.cpu_count() or 1
+    that jobs which sleep until their wall-clock limit cannot hold every worker. ``cores``
+    defaults to the machine's; a process given a share of a machine (a pool host) passes its share."""
+    cores = max(1, cores if cores is not None else (os.cpu_count() or 1))
     return cores + max(2, cores // 2)
 
 
