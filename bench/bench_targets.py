@@ -192,7 +192,21 @@ def _envs(task_source: Any = None) -> tuple[Any, Any, Any]:
     return plain, recorded, recorder
 
 
-def measure(quick: bool) -> dict[str, Any]:
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number's median over ``runs`` (same shape); other values from the first run that has them."""
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys(k for r in runs for k in r):
+        values = [r[key] for r in runs if key in r]
+        if isinstance(values[0], dict):
+            out[key] = _median_of(values)
+        elif isinstance(values[0], (int, float)) and not isinstance(values[0], bool):
+            out[key] = statistics.median(values)
+        else:
+            out[key] = values[0]
+    return out
+
+
+def measure(quick: bool, *, pytest: bool = True) -> dict[str, Any]:
     """Every figure of this tree (runs in the interpreter whose ``tracefix_rl`` is measured)."""
     import dataclasses
 
@@ -222,15 +236,17 @@ def measure(quick: bool) -> dict[str, Any]:
         jobs = {"env_recording_off": lambda: plain.step(run), "env_recording_on": lambda: recorded.step(run),
                 "raw_sandbox_job": raw, "floor_preforked_lean_child": floor.job}
         out["run_tests"] = _rounds(jobs, rounds, per)
-        slow = {"pytest_plain": _pytest_job(Path(tmp_plain), task, plugins=False),
+        slow = {} if not pytest else {"pytest_plain": _pytest_job(Path(tmp_plain), task, plugins=False),
                 "pytest_venv_plugins": _pytest_job(Path(tmp_venv), task, plugins=True)}
-        out["run_tests"].update(_rounds(slow, rounds, 1 if quick else 3, warmup=1))
+        if slow:
+            out["run_tests"].update(_rounds(slow, 3 if quick else 5, 1, warmup=1))
     floor.close()
-    try:
-        import debug_gym  # noqa: F401
-        out["debug_gym"] = "installed, but its eval is not wired into this benchmark"
-    except ImportError:
-        out["debug_gym"] = "not installed: no figure"
+    if pytest:  # the same for every tree: measured with the tree under test only
+        try:
+            import debug_gym  # noqa: F401
+            out["debug_gym"] = "installed, but its eval is not wired into this benchmark"
+        except ImportError:
+            out["debug_gym"] = "not installed: no figure"
 
     # CPU per sandbox job, and per job of an unconfined child of a similar interpreter
     n_cpu = 150 if quick else 600
@@ -335,20 +351,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=HERE / "results" / "targets.json")
     ap.add_argument("--before", type=Path, help="another checkout to measure in the same run")
     ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-pytest", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.probe:
-        print(json.dumps(measure(args.quick)))
+        print(json.dumps(measure(args.quick, pytest=not args.no_pytest)))
         return 0
     trees = {"now": ROOT, **({"before": args.before.resolve()} if args.before else {})}
-    results: dict[str, Any] = {}
-    for label, code in trees.items():
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", *(["--quick"] if args.quick else [])]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(code), "TRACEFIX_RECORD": "0"})
-        if proc.returncode != 0:
-            raise SystemExit(f"measuring {code} failed:\n{proc.stderr[-3000:]}")
-        results[label] = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{label} ({code}):\n{json.dumps(results[label], indent=1)}", flush=True)
+    # Trees alternate, in a shuffled order per outer round, so the machine's load hits both; each
+    # figure is the median over the outer rounds. The pytest and debug-gym anchors are the same
+    # for every tree: measured with this tree only.
+    outer = 1 if args.quick else 3
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in trees}
+    rng = random.Random(1)
+    for i in range(outer):
+        order = list(trees)
+        rng.shuffle(order)
+        for label in order:
+            code = trees[label]
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", *(["--quick"] if args.quick else []),
+                   *(["--no-pytest"] if label != "now" or i else [])]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(code), "TRACEFIX_RECORD": "0"})
+            if proc.returncode != 0:
+                raise SystemExit(f"measuring {code} failed:\n{proc.stderr[-3000:]}")
+            runs[label].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(f"round {i + 1}/{outer}, {label} ({code}) measured", flush=True)
+    results = {label: _median_of(r) for label, r in runs.items()}
+    print(json.dumps(results, indent=1))
     data = {"benchmark": "targets", "quick": args.quick, "loadavg_1m": os.getloadavg()[0],
             "trees": {k: str(v) for k, v in trees.items()}, **results}
     args.json.parent.mkdir(parents=True, exist_ok=True)
