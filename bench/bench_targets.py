@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     # Trees alternate, in a shuffled order per outer round, so the machine's load hits both; each
     # figure is the median over the outer rounds. The pytest and debug-gym anchors are the same
     # for every tree: measured with this tree only.
-    outer = 1 if args.quick else 3
+    outer = 1 if args.quick else 2
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in trees}
     rng = random.Random(1)
     for i in range(outer):
