@@ -9,7 +9,7 @@ Runs the buggy ``binary_search_off_by_one`` program against its 4 visible tests 
   and test calls and prints their results (no isolation at all: the interpreter start-up floor),
   and
 * ``pytest``: what peer environments do, ``subprocess`` + ``python -m pytest`` on an equivalent
-  generated test file,
+  generated test file, without third-party plugins (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``),
 
 all in the same run, and reports p50/p99 latency (one caller) and throughput (2 concurrent
 callers), with ratios against the fork-server. Usage::
@@ -67,9 +67,12 @@ def make_pytest_job(workdir: Path, task: Any) -> Callable[[], None]:
         lines += [f"def {spec.name}():", f"    assert {spec.call} == {spec.expected}", ""]
     (workdir / "test_program.py").write_text("\n".join(lines))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"]
+    # Plain pytest, as a clean venv runs it: this project's venv installs plugins (hypothesis
+    # among them) whose import alone would multiply the figure (bench_targets.py measures both).
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
     def job() -> None:
-        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, timeout=60)
+        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, timeout=60, env=env)
         if b"passed" not in proc.stdout and b"failed" not in proc.stdout:
             raise RuntimeError(proc.stdout.decode()[-500:] + proc.stderr.decode()[-500:])
 
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "forkserver": (make_sandbox_job(fork, payload), fork.isolation),
             "subprocess": (make_sandbox_job(SubprocessSandbox(), payload), "subprocess (rlimits only)"),
             "python -S -I": (make_fresh_interpreter_job(payload), "none (fresh python -S -I per run)"),
-            "pytest": (make_pytest_job(Path(tmp), task), "none (subprocess + python -m pytest)"),
+            "pytest": (make_pytest_job(Path(tmp), task), "none (subprocess + plain python -m pytest, no plugins)"),
         }
         try:
             for name, (job, isolation) in runners.items():

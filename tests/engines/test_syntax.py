@@ -85,3 +85,4 @@ def test_the_tree_of_an_incremental_check_carries_the_programs_line_numbers() ->
     tree = parsed_tree(buf.source, line, line)
     names = [n for n in ast.walk(tree) if getattr(n, "id", None) == "marker_name"]
     assert [n.lineno for n in names] == [line]
+
