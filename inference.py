@@ -31,9 +31,6 @@ LOCAL_IMAGE_NAME = os.getenv("LOCAL_IMAGE_NAME") or os.getenv("IMAGE_NAME")
 ENV_BASE_URL = os.getenv("ENV_BASE_URL") or "http://127.0.0.1:7860"
 BENCHMARK = os.getenv("BENCHMARK") or "tracefix_rl"
 
-# Must match openenv.yaml task ids exactly (they are also the env's reset names).
-TASKS = ["task1_easy", "task2_medium", "task3_hard"]
-TASK_DIFFICULTY = {"task1_easy": "easy", "task2_medium": "medium", "task3_hard": "hard"}
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected tasks; exit status 0 whenever every [END] line was printed."""
     args = _parse_args(argv)
     tier = "easy" if args.easy else "medium" if args.medium else "hard" if args.hard else None
-    tasks = [t for t in TASKS if tier is None or TASK_DIFFICULTY[t] == tier]
+    from tracefix_rl.data.tasks import GRADED_TASKS, get_task  # the openenv.yaml task ids, one home
+
+    tasks = [t for t in GRADED_TASKS if tier is None or get_task(t).difficulty == tier]
 
     env = None
     try:

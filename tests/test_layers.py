@@ -45,3 +45,22 @@ def test_the_contract_catches_an_upward_import(tmp_path):
     graph.add_import(importer="tracefix_rl.core.scoring", imported="tracefix_rl.env")
     chains = graph.find_illegal_dependencies_for_layers(layers=("tracefix_rl.env", "tracefix_rl.core"))
     assert chains, "an upward import went unnoticed"
+
+
+def test_no_part_reaches_into_another_packages_private_modules(graph):
+    """``_name`` modules are their package's business: others import what the package exports."""
+
+    def owner_of_private(module: str) -> str | None:
+        parts = module.split(".")
+        for i, part in enumerate(parts):
+            if part.startswith("_") and not part.startswith("__"):
+                return ".".join(parts[:i])
+        return None
+
+    reaching = []
+    for m in graph.modules:
+        for d in graph.find_modules_directly_imported_by(m):
+            owner = owner_of_private(d)
+            if owner and owner != "tracefix_rl" and not (m == owner or m.startswith(owner + ".")):
+                reaching.append(f"{m} -> {d}")
+    assert sorted(reaching) == []

@@ -77,8 +77,8 @@ def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
 def test_live_table_shows_progress_columns(tmp_path):
     from rich.console import Console
 
+    from tracefix_rl.cli._eval_live import status_table
     from tracefix_rl.evaluation import Progress
-    from tracefix_rl.evaluation._live import status_table
 
     progress = Progress(total=10, skipped=2, done=3, running=2, counted=3, resolved=2, score_sum=2.0)
     progress.statuses.update({"submitted": 3, "infra_error": 1})

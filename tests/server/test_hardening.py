@@ -189,6 +189,9 @@ def test_d11_the_trajectory_route_returns_every_full_observation(server):
         assert step["observation"]["last_execution_output"] == obs.last_execution_output
         assert step["observation"]["code_dict"] == {str(k): v for k, v in obs.code_dict.items()}
     assert max(len(o.last_execution_output) for o in seen) > 600
+    # the stored manifest carries the task (reference, hidden tests); the client never gets it
+    assert "task" not in traj["manifest"] and traj["manifest"]["task_withheld"] is True
+    assert "hidden_tests\"" not in json.dumps(traj) and "reference" not in json.dumps(traj["manifest"])
 
 
 @pytest.mark.parametrize(("body", "status", "words"), [
@@ -296,8 +299,8 @@ def test_d10_trajectory_routes_are_off_without_a_key_unless_enabled(tmp_path):
 
 
 def test_an_observation_holding_invalid_unicode_still_makes_a_valid_frame():
-    from tracefix_rl.server._wire import TraceFixObservation
     from tracefix_rl.server._ws import _observation_frame
+    from tracefix_rl.server.wire import TraceFixObservation
 
     frame = _observation_frame(TraceFixObservation(last_execution_output="printed \ud800 by a program"))
     frame.encode("utf-8")  # sendable

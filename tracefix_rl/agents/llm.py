@@ -44,6 +44,7 @@ from pydantic import ValidationError
 
 from tracefix_rl.core.models import CodeAction
 from tracefix_rl.core.scoring import SCORE_MIN, clamp_score
+from tracefix_rl.data.tasks import GRADED_TASKS
 
 __all__ = [
     "DEFAULT_TASKS",
@@ -64,7 +65,8 @@ __all__ = [
     "run_tasks",
 ]
 
-DEFAULT_TASKS: tuple[str, ...] = ("task1_easy", "task2_medium", "task3_hard")
+DEFAULT_TASKS: tuple[str, ...] = GRADED_TASKS
+"""The tasks :func:`run_tasks` runs by default: the graded tasks."""
 
 SYSTEM_PROMPT = """\
 You are debugging a small Python program. Its tests fail; make them pass with minimal edits,

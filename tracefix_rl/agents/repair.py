@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.core.models import CodeAction
 from tracefix_rl.engines.mutation import MutationError, apply_mutations, find_sites, normalized
 
@@ -384,7 +384,7 @@ GENERATORS: tuple[Callable[[str, ast.Module], Iterator[Candidate]], ...] = (
 def candidate_edits(source: str) -> list[Candidate]:
     """Every single-site edit of ``source`` the agent knows, unranked and not yet built."""
     try:
-        tree = _ast.parse(source)
+        tree = safe_ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
         return []
     out = list(_engine_edits(source))
@@ -418,7 +418,7 @@ def trace_lines(text: str, n_lines: int) -> tuple[Counter[int], set[int]]:
 
 def _number(text: str | None) -> float | None:
     try:
-        value = _ast.literal_eval(text or "")
+        value = safe_ast.literal_eval(text or "")
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -79,6 +79,7 @@ def eval_command(  # noqa: C901 - one option group after another
     from tracefix_rl.core.errors import EvaluationError, TaskError
     from tracefix_rl.evaluation import (
         AGENT_KINDS,
+        EvalAgent,
         EvalOptions,
         EvalRunner,
         make_policy_agent,
@@ -86,7 +87,6 @@ def eval_command(  # noqa: C901 - one option group after another
         parse_variants,
         select_tasks,
     )
-    from tracefix_rl.evaluation._agents import EvalAgent
 
     if agent not in AGENT_KINDS:
         raise fail(f"--agent must be one of {', '.join(AGENT_KINDS)}, got {agent!r}")
@@ -166,7 +166,7 @@ def _episode_printer(total: int):  # type: ignore[no-untyped-def]
 def _run_live(runner):  # type: ignore[no-untyped-def]
     from rich.live import Live
 
-    from tracefix_rl.evaluation._live import status_table
+    from tracefix_rl.cli._eval_live import status_table
 
     class _Table:
         def __rich__(self):  # type: ignore[no-untyped-def]
@@ -181,7 +181,7 @@ def _run_live(runner):  # type: ignore[no-untyped-def]
 def _print_summary(outcome) -> None:  # type: ignore[no-untyped-def]
     from rich.markup import escape
 
-    from tracefix_rl.evaluation._live import summary_tables
+    from tracefix_rl.cli._eval_live import summary_tables
 
     report = outcome.report
     console.print(summary_tables(report))

@@ -55,7 +55,7 @@ def _print_stats(tasks: list[Any]) -> None:
 
 
 def _programs(sources: list[str]) -> tuple[list[Any], list[tuple[str, str]]]:
-    from tracefix_rl.data.tasks._corpus import corpus_programs
+    from tracefix_rl.data.tasks import corpus_programs
 
     programs: list[Any] = []
     skipped: list[tuple[str, str]] = []
@@ -85,8 +85,7 @@ def build_command(
     name: Annotated[str, typer.Option(help="Pack name recorded in the header.")] = "",
 ) -> None:
     """Generate a pack of validated bug tasks from reference programs with the mutation engine."""
-    from tracefix_rl.data.tasks._build import build_tasks
-    from tracefix_rl.data.tasks._pack import write_pack
+    from tracefix_rl.data.tasks import build_tasks, write_pack
 
     sources = [s.strip() for item in source for s in item.split(",") if s.strip()]
     programs, skipped = _programs(sources)
@@ -126,8 +125,7 @@ def validate_command(
 ) -> None:
     """Re-check every task of a pack in the sandbox; exit with status 1 if any is invalid."""
     from tracefix_rl.core.errors import TaskError
-    from tracefix_rl.data.tasks._pack import read_pack
-    from tracefix_rl.data.tasks._validate import check_task
+    from tracefix_rl.data.tasks import check_task, read_pack
 
     try:
         header, tasks = read_pack(pack)
@@ -159,7 +157,7 @@ def validate_command(
 
 def stats_command(pack: Annotated[Path, typer.Argument(help="Pack to describe.")]) -> None:
     """Show a pack's header and its counts by tier, operator, number of bugs and origin."""
-    from tracefix_rl.data.tasks._pack import read_pack
+    from tracefix_rl.data.tasks import read_pack
 
     header, tasks = read_pack(pack)
     console.print(f"[bold]{pack}[/bold]: {len(tasks)} tasks, schema {header.get('tracefix_pack', '-')}, "
@@ -180,7 +178,7 @@ def import_command(
     ``humanevalfix`` and ``quixbugs`` bring their own buggy programs; ``humaneval`` problems
     are reference programs, so their tasks come from the mutation engine.
     """
-    from tracefix_rl.data.tasks._pack import write_pack
+    from tracefix_rl.data.tasks import write_pack
     from tracefix_rl.data.tasks.importers import TASK_IMPORTERS, humaneval_programs
 
     if format not in (*TASK_IMPORTERS, "humaneval"):
@@ -191,7 +189,7 @@ def import_command(
     meta: dict[str, Any] = {}
     with console.status(f"importing {format} from {source}"):
         if format == "humaneval":
-            from tracefix_rl.data.tasks._build import build_tasks
+            from tracefix_rl.data.tasks import build_tasks
 
             report = humaneval_programs(path)
             programs = list(report.tasks)

@@ -61,7 +61,7 @@ def tasks_show(
 ) -> None:
     """Show a task as the agent sees it: description, buggy program, visible tests."""
     from tracefix_rl.data.tasks import get_task
-    from tracefix_rl.env._render import listing
+    from tracefix_rl.env import listing
 
     t = get_task(name)
     console.print(f"[bold]{t.name}[/bold] ({t.difficulty}, {t.bug_type}); aliases: {', '.join(t.aliases) or '-'}")

@@ -20,7 +20,7 @@ from typing import Any
 from openenv.core.client_types import StepResult
 from openenv.core.env_client import EnvClient
 
-from tracefix_rl.server._wire import TraceFixAction, TraceFixObservation, TraceFixState
+from tracefix_rl.server.wire import TraceFixAction, TraceFixObservation, TraceFixState
 
 __all__ = ["CONTAINER_PORT", "TraceFixRLEnv"]
 
@@ -32,7 +32,7 @@ class TraceFixRLEnv(EnvClient[TraceFixAction, TraceFixObservation, TraceFixState
     """Async OpenEnv client for a TraceFix-RL server (``.sync()``, ``from_docker_image`` inherited).
 
     ``step`` accepts a core :class:`~tracefix_rl.core.models.CodeAction`, a
-    :class:`~tracefix_rl.server._wire.TraceFixAction` or a plain dict. Results carry a
+    :class:`~tracefix_rl.server.wire.TraceFixAction` or a plain dict. Results carry a
     :class:`TraceFixObservation` whose ``code_dict`` has ``int`` keys and whose
     ``test_results`` are :class:`~tracefix_rl.core.models.TestResult` models; ``final_score``,
     ``last_action_error`` and the test counts are typed fields.

@@ -37,7 +37,7 @@ ActionType = Literal[
 ]
 ACTION_TYPES: tuple[str, ...] = ActionType.__args__  # type: ignore[attr-defined]
 
-#: Size caps on agent text. A block is parsed under a process-wide lock (``tracefix_rl.core._ast``),
+#: Size caps on agent text. A block is parsed under a process-wide lock (``tracefix_rl.core.safe_ast``),
 #: so an unbounded one would stall every session of a server, not just its own.
 MAX_BLOCK_CHARS = 20_000
 MAX_THOUGHT_CHARS = 20_000

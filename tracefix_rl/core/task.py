@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tracefix_rl.core import _ast
-from tracefix_rl.core._values import canonical
+from tracefix_rl.core import safe_ast
+from tracefix_rl.core.values import canonical
 
 __all__ = ["DIFFICULTIES", "FAIL_TO_PASS", "PASS_TO_PASS", "ROLES", "Difficulty", "Role", "Task", "TestSpec", "entry_call",
            "fixed_expectation", "input_key"]
@@ -44,11 +44,37 @@ class TestSpec:
     approx: bool = False
     role: Role | None = None
 
+    def __post_init__(self) -> None:
+        from tracefix_rl.core.errors import TaskError
+
+        if not isinstance(self.name, str) or not self.name:
+            raise TaskError(f"a test needs a non-empty string 'name', got {self.name!r}")
+        where = f"test {self.name!r}"
+        for key in ("call", "setup"):
+            if not isinstance(getattr(self, key), str):
+                raise TaskError(f"{where}: '{key}' must be a string, got {type(getattr(self, key)).__name__}")
+        if not self.call.strip():
+            raise TaskError(f"{where}: 'call' is empty")
+        if (self.expected is None) == (self.raises is None):
+            raise TaskError(f"{where}: set exactly one of 'expected' and 'raises'")
+        if self.expected is not None:
+            if not isinstance(self.expected, str):
+                raise TaskError(f"{where}: 'expected' must be a Python literal as text, got "
+                                f"{type(self.expected).__name__}")
+            try:
+                safe_ast.literal_eval(self.expected)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                raise TaskError(f"{where}: expected is not a Python literal: {exc}") from None
+        if self.raises is not None and (not isinstance(self.raises, str) or not self.raises.isidentifier()):
+            raise TaskError(f"{where}: 'raises' must name an exception class, got {self.raises!r}")
+        if self.role is not None and self.role not in ROLES:
+            raise TaskError(f"{where}: role must be one of {ROLES}, got {self.role!r}")
+
     def expected_value(self) -> Any:
         """The expected value, parsed from its literal text."""
         if self.expected is None:
             raise ValueError(f"test {self.name!r} expects an exception, not a value")
-        return _ast.literal_eval(self.expected)
+        return safe_ast.literal_eval(self.expected)
 
     def describe_call(self) -> str:
         """The test's call as shown to the agent, setup included."""
@@ -100,6 +126,47 @@ class Task:
     provenance: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        """Validate every field: a ``Task`` that exists is one an episode can run."""
+        from tracefix_rl.core.errors import TaskError
+
+        if not isinstance(self.name, str) or not self.name:
+            raise TaskError(f"a task needs a non-empty string 'name', got {self.name!r}")
+        where = f"task {self.name!r}"
+        if self.difficulty not in DIFFICULTIES:
+            raise TaskError(f"{where}: difficulty must be one of {DIFFICULTIES}, got {self.difficulty!r}")
+        if not isinstance(self.entry_point, str) or not self.entry_point.isidentifier():
+            raise TaskError(f"{where}: 'entry_point' must be a function name, got {self.entry_point!r}")
+        for key in ("description", "reference", "buggy", "bug_type", "bug_description"):
+            if not isinstance(getattr(self, key), str):
+                raise TaskError(f"{where}: '{key}' must be a string, got {type(getattr(self, key)).__name__}")
+        for key in ("reference", "buggy"):
+            if not getattr(self, key).strip():
+                raise TaskError(f"{where}: '{key}' is empty")
+        for key in ("tests", "hidden_tests", "aliases"):  # lists are accepted and kept as tuples
+            value = getattr(self, key)
+            if isinstance(value, list):
+                object.__setattr__(self, key, tuple(value))
+            elif not isinstance(value, tuple):
+                raise TaskError(f"{where}: '{key}' must be a sequence, got {type(value).__name__}")
+        for key in ("tests", "hidden_tests"):
+            if not all(isinstance(test, TestSpec) for test in getattr(self, key)):
+                raise TaskError(f"{where}: every entry of '{key}' must be a TestSpec")
+        if not self.tests:
+            raise TaskError(f"{where} has no visible tests")
+        if not self.hidden_tests:
+            raise TaskError(f"{where} has no hidden tests")
+        names = [test.name for test in self.all_tests]
+        if len(set(names)) != len(names):
+            duplicated = sorted({n for n in names if names.count(n) > 1})
+            raise TaskError(f"{where}: test names are not unique ({', '.join(duplicated)})")
+        if not all(isinstance(alias, str) for alias in self.aliases):
+            raise TaskError(f"{where}: 'aliases' must be strings")
+        if self.max_steps is not None and (type(self.max_steps) is not int or self.max_steps < 1):
+            raise TaskError(f"{where}: 'max_steps' must be a positive integer, got {self.max_steps!r}")
+        if not isinstance(self.provenance, dict):
+            raise TaskError(f"{where}: 'provenance' must be a table, got {type(self.provenance).__name__}")
 
     @property
     def all_tests(self) -> tuple[TestSpec, ...]:
@@ -154,36 +221,24 @@ class Task:
         if not isinstance(name, str) or not name:
             raise TaskError("task has no 'name'")
         try:
-            difficulty = data["difficulty"]
-            if difficulty not in DIFFICULTIES:
-                raise TaskError(f"task {name!r}: difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
             for key in ("tests", "hidden_tests"):
                 if not isinstance(data.get(key, []), list | tuple) or not all(
                         isinstance(t, dict) for t in data.get(key, [])):
                     raise TaskError(f"task {name!r}: '{key}' must be a list of tables")
             aliases = data.get("aliases", [])
-            if not isinstance(aliases, list | tuple) or not all(isinstance(a, str) for a in aliases):
+            if not isinstance(aliases, list | tuple):
                 raise TaskError(f"task {name!r}: 'aliases' must be a list of strings")
-            max_steps = data.get("max_steps")
-            if max_steps is not None and (type(max_steps) is not int or max_steps < 1):
-                raise TaskError(f"task {name!r}: 'max_steps' must be a positive integer")
-            tests = tuple(_test_from_dict(name, t) for t in data.get("tests", ()))
-            hidden = tuple(_test_from_dict(name, t) for t in data.get("hidden_tests", ()))
-            if not tests:
-                raise TaskError(f"task {name!r} has no visible tests")
-            if not hidden:
-                raise TaskError(f"task {name!r} has no hidden tests")
-            names = [t.name for t in tests + hidden]
-            if len(set(names)) != len(names):
-                raise TaskError(f"task {name!r}: test names are not unique")
+            for key in ("reference", "buggy"):
+                if not isinstance(data[key], str):
+                    raise TaskError(f"task {name!r}: '{key}' must be a string")
             return cls(
-                name=name, difficulty=difficulty, entry_point=str(data["entry_point"]),
+                name=name, difficulty=data["difficulty"], entry_point=data["entry_point"],
                 description=str(data.get("description", "")).strip(),
                 reference=_program(data["reference"]), buggy=_program(data["buggy"]),
-                tests=tests, hidden_tests=hidden, bug_type=str(data.get("bug_type", "")),
-                bug_description=str(data.get("bug_description", "")),
-                provenance=dict(data.get("provenance") or {}),
-                aliases=tuple(aliases), max_steps=max_steps,
+                tests=tuple(_test_from_dict(name, t) for t in data.get("tests", ())),
+                hidden_tests=tuple(_test_from_dict(name, t) for t in data.get("hidden_tests", ())),
+                bug_type=str(data.get("bug_type", "")), bug_description=str(data.get("bug_description", "")),
+                provenance=dict(data.get("provenance") or {}), aliases=tuple(aliases), max_steps=data.get("max_steps"),
             )
         except KeyError as exc:
             raise TaskError(f"task {name!r} is missing field {exc.args[0]!r}") from None
@@ -197,7 +252,7 @@ def entry_call(test: TestSpec, entry_point: str) -> tuple[str, bool] | None:
     ``*args``/``**kwargs``.
     """
     try:
-        tree = _ast.parse(test.call, mode="eval")
+        tree = safe_ast.parse(test.call, mode="eval")
     except SyntaxError:
         return None
     for node in ast.walk(tree):
@@ -220,13 +275,13 @@ def input_key(test: TestSpec, entry_point: str | None = None) -> str:
     found = entry_call(test, entry_point) if entry_point else None
     if found is not None and not test.setup:
         try:
-            return "value:" + canonical(_ast.literal_eval(found[0]))
+            return "value:" + canonical(safe_ast.literal_eval(found[0]))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             pass
     parts = []
     for code in (test.setup, test.call):
         try:
-            parts.append(ast.unparse(_ast.parse(code)) if code else "")
+            parts.append(ast.unparse(safe_ast.parse(code)) if code else "")
         except SyntaxError:
             parts.append(code)
     return "source:" + "\n".join(parts)
@@ -254,17 +309,10 @@ def _test_from_dict(task: str, d: dict[str, Any]) -> TestSpec:
 
     if "name" not in d or "call" not in d:
         raise TaskError(f"task {task!r}: every test needs 'name' and 'call', got {sorted(d)}")
-    expected, raises = d.get("expected"), d.get("raises")
-    if (expected is None) == (raises is None):
-        raise TaskError(f"task {task!r}, test {d['name']!r}: set exactly one of 'expected' and 'raises'")
-    if expected is not None:
-        expected = str(expected)
-        try:
-            _ast.literal_eval(expected)
-        except (ValueError, SyntaxError) as exc:
-            raise TaskError(f"task {task!r}, test {d['name']!r}: expected is not a Python literal: {exc}") from None
-    role = d.get("role")
-    if role is not None and role not in ROLES:
-        raise TaskError(f"task {task!r}, test {d['name']!r}: role must be one of {ROLES}, got {role!r}")
-    return TestSpec(name=str(d["name"]), call=str(d["call"]), expected=expected, raises=raises,
-                    setup=str(d.get("setup", "")), approx=bool(d.get("approx", False)), role=role)
+    expected = d.get("expected")
+    try:
+        return TestSpec(name=str(d["name"]), call=str(d["call"]), expected=None if expected is None else str(expected),
+                        raises=d.get("raises"), setup=str(d.get("setup", "")), approx=bool(d.get("approx", False)),
+                        role=d.get("role"))
+    except TaskError as exc:
+        raise TaskError(f"task {task!r}, {exc}") from None

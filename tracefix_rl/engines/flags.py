@@ -58,7 +58,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.engines.syntax import parsed_tree
 
 __all__ = ["FLAG_CODES", "SecurityFlag", "scan_edit"]
@@ -96,7 +96,7 @@ _MARKER_RE = re.compile(r"(?i)tests?\s*passed\s*:|success\s*:\s*all\s+tests\s+pa
 _TEST_FILE_RE = re.compile(r"(?i)(conftest|(^|[/\\])test_\w*\.py|\w_test\.py|_driver_tests)")
 _TRIVIAL: tuple[Any, ...] = (None, True, False, 0, 1, -1, "", (), [], {})
 def _parse(source: str, mode: str = "exec") -> ast.AST:
-    return _ast.parse(source, mode=mode)  # type: ignore[no-any-return]  # thread-safe, see tracefix_rl.core._ast
+    return safe_ast.parse(source, mode=mode)  # type: ignore[no-any-return]  # thread-safe, see tracefix_rl.core.safe_ast
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Run tests in the sandbox and judge them here, where the expected values live.
 
 What comes back from the sandbox is untrusted: the records are checked against the test
-driver's schema and order (:func:`tracefix_rl.engines.sandbox._protocol.read_test_stream`), and a
+driver's schema and order (:func:`tracefix_rl.engines.sandbox.protocol.read_test_stream`), and a
 violation fails the affected tests ("the program broke the harness protocol"), never raises
 and never counts as an infrastructure error. Only the executor's own outcome can say that the
 infrastructure failed.
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from tracefix_rl.core._values import values_match
 from tracefix_rl.core.models import TestResult
 from tracefix_rl.core.task import TestSpec, fixed_expectation
+from tracefix_rl.core.values import values_match
 from tracefix_rl.engines.sandbox import Execution, Limits, Outcome, Sandbox, get_sandbox
-from tracefix_rl.engines.sandbox._protocol import ModuleRecord, TestRecord, read_test_stream
+from tracefix_rl.engines.sandbox.protocol import ModuleRecord, TestRecord, read_test_stream
 
 if TYPE_CHECKING:
     from tracefix_rl.core.scoring import TestTally

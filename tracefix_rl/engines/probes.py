@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.core.task import Task, entry_call
 
 __all__ = ["hardcode_program", "partial_fix_program", "probe_supported"]
@@ -69,7 +69,7 @@ def probe_supported(task: Task) -> bool:
     """Whether the task's entry point is a top-level function of both programs (probes exist)."""
     for source in (task.buggy, task.reference):
         try:
-            tree = _ast.parse(source)
+            tree = safe_ast.parse(source)
         except SyntaxError:
             return False
         if not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == task.entry_point
@@ -92,7 +92,7 @@ def hardcode_program(task: Task) -> str | None:
         found = entry_call(test, task.entry_point)
         if found is None or not found[1] or test.expected is None:
             continue
-        entries.append((test.setup, found[0], _ast.literal_eval(test.expected)))
+        entries.append((test.setup, found[0], safe_ast.literal_eval(test.expected)))
     if not entries:
         return None
     return task.buggy.rstrip("\n") + "\n" + _WRAPPER.format(
@@ -149,7 +149,7 @@ class _Rename(ast.NodeTransformer):
 
 def _renamed_reference(reference: str) -> str:
     """The reference with every top-level function, class and variable renamed apart."""
-    tree = _ast.parse(reference)
+    tree = safe_ast.parse(reference)
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 
 __all__ = ["INCREMENTAL_MIN_LINES", "SyntaxReport", "cached_syntax", "check_edit", "check_syntax", "parsed_tree",
            "statement_spans"]
@@ -40,7 +40,7 @@ def check_syntax(source: str) -> SyntaxReport:
 
 def _check(source: str) -> tuple[SyntaxReport, Any]:
     try:
-        tree = _ast.parse(source)
+        tree = safe_ast.parse(source)
     except SyntaxError as exc:
         return SyntaxReport(False, f"{exc.msg} (line {exc.lineno})", exc.lineno), None
     except (ValueError, MemoryError, RecursionError) as exc:

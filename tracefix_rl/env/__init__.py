@@ -8,6 +8,7 @@ never a surface (server, client, CLI, agents, integrations).
 """
 
 from tracefix_rl.env._environment import Checkpoint, TraceFixEnvironment
+from tracefix_rl.env._render import listing
 from tracefix_rl.env.wrappers import RecordEpisodes, Wrapper, make_env
 
-__all__ = ["Checkpoint", "RecordEpisodes", "TraceFixEnvironment", "Wrapper", "make_env"]
+__all__ = ["Checkpoint", "RecordEpisodes", "TraceFixEnvironment", "Wrapper", "listing", "make_env"]

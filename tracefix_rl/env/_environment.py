@@ -13,13 +13,12 @@ from tracefix_rl.core.errors import ResetNeededError, TaskError
 from tracefix_rl.core.models import CodeAction, CodeObservation, EpisodeState, TestResult
 from tracefix_rl.core.scoring import final_score
 from tracefix_rl.core.trajectory import StepRecord
-from tracefix_rl.data.tasks import PASS_TO_PASS, Task
-from tracefix_rl.data.tasks._source import BuiltinSource, TaskSource, open_task_source
+from tracefix_rl.data.tasks import PASS_TO_PASS, BuiltinSource, Task, TaskSource, open_task_source
 from tracefix_rl.engines.judge import TestRun, describe_tally, judge, tally_runs
 from tracefix_rl.engines.sandbox import Sandbox, get_sandbox
 from tracefix_rl.env._editor import Buffer, SyntaxReport
 from tracefix_rl.env._render import listing, localized_context, program_diff, test_report
-from tracefix_rl.env._reset import check_reset_args
+from tracefix_rl.env.reset_args import check_reset_args
 
 __all__ = ["Checkpoint", "TraceFixEnvironment"]
 
@@ -118,7 +117,7 @@ class TraceFixEnvironment:
 
         Raises:
             ResetArgumentError: an argument is invalid (``field`` names it; the rules are in
-                :mod:`tracefix_rl.env._reset`); :class:`~tracefix_rl.core.errors.UnknownArgumentError`
+                :mod:`tracefix_rl.env.reset_args`); :class:`~tracefix_rl.core.errors.UnknownArgumentError`
                 (also a ``TypeError``) for an unknown keyword, and
                 :class:`~tracefix_rl.core.errors.EpisodeIdInUseError` for a recorded ``episode_id``.
             UnknownTaskError: ``task_name`` names no task.
@@ -220,6 +219,9 @@ class TraceFixEnvironment:
             "task_name": self._task.name,
             "task_hash": self._task.content_hash,
             "tests_hash": self._task.tests_hash,
+            # the whole task (hidden tests included): a replay needs no pack file and no bank of
+            # the same version (the store is as private as the task source it was recorded from)
+            "task": self._task.to_dict(),
             "visible_tests": [{"name": t.name, "call": t.describe_call()} for t in self._task.tests],
             "difficulty": self._task.difficulty,
             "seed": self._seed,

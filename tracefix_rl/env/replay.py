@@ -26,8 +26,9 @@ from typing import Any
 
 from tracefix_rl.core.errors import ReplayError, TraceFixError
 from tracefix_rl.core.models import CodeAction, CodeObservation
+from tracefix_rl.core.task import Task
 from tracefix_rl.core.trajectory import StepRecord
-from tracefix_rl.data.trajectories._store import TrajectoryStore, observation_snapshot
+from tracefix_rl.data.trajectories import TrajectoryStore, observation_snapshot
 
 __all__ = ["ReplayReport", "replay", "replay_record"]
 
@@ -106,7 +107,7 @@ def replay(episode_id: str | None = None, db: str | os.PathLike[str] | None = No
     Raises :class:`~tracefix_rl.core.errors.ReplayError` if the store or episode does not exist
     or the episode cannot be rebuilt (unknown task, task content changed, bad manifest).
     """
-    from tracefix_rl.data.trajectories._recorder import default_db_path
+    from tracefix_rl.data.trajectories import default_db_path
 
     path = Path(db).expanduser() if db is not None else default_db_path()
     if not path.exists():
@@ -122,6 +123,18 @@ def replay(episode_id: str | None = None, db: str | os.PathLike[str] | None = No
     return replay_record(record, sandbox=sandbox)
 
 
+FIRST_REPLAYABLE = "0.3.0"
+"""The oldest package version whose episodes replay: 0.3.0 changed the score (test roles, resolved)."""
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
 def _build_env(manifest: dict[str, Any], sandbox: Any) -> tuple[Any, _Capture, list[str]]:
     from tracefix_rl._version import __version__
     from tracefix_rl.core.config import EnvConfig, RewardConfig
@@ -134,6 +147,11 @@ def _build_env(manifest: dict[str, Any], sandbox: Any) -> tuple[Any, _Capture, l
         raise ReplayError(f"not a TraceFix-RL trajectory manifest (format {fmt!r})")
     if not manifest.get("task_name"):
         raise ReplayError("cannot rebuild the task: the manifest names no task")
+    recorded_version = str(manifest.get("package_version") or "0")
+    if _release(recorded_version) < _release(FIRST_REPLAYABLE):
+        raise ReplayError(f"recorded with tracefix-rl {recorded_version}, whose scoring and test judging differ "
+                          f"from {__version__}'s (test roles, the resolved score); episodes recorded before "
+                          f"{FIRST_REPLAYABLE} cannot be verified: record them again")
     warnings = []
     if manifest.get("package_version") != __version__:
         warnings.append(f"recorded with tracefix-rl {manifest.get('package_version')}, replaying with {__version__}")
@@ -149,8 +167,19 @@ def _build_env(manifest: dict[str, Any], sandbox: Any) -> tuple[Any, _Capture, l
                            limits=Limits(**manifest["limits"]), **env_cfg)
     except (KeyError, TypeError, ValueError) as exc:
         raise ReplayError(f"manifest cannot configure an environment: {exc}") from exc
+    source = None
+    if manifest.get("task") is not None:
+        from tracefix_rl.data.tasks import RecordedTaskSource
+
+        try:
+            task = Task.from_dict(manifest["task"])
+        except TraceFixError as exc:
+            raise ReplayError(f"the task recorded in the manifest is malformed: {exc}") from exc
+        if manifest.get("task_hash") and task.content_hash != manifest["task_hash"]:
+            raise ReplayError("the task recorded in the manifest does not match its recorded content hash")
+        source = RecordedTaskSource(task, str(manifest.get("task_source") or "builtin"))
     capture = _Capture()
-    env = RecordEpisodes(TraceFixEnvironment(config, sandbox=sandbox), capture)
+    env = RecordEpisodes(TraceFixEnvironment(config, sandbox=sandbox, task_source=source), capture)
     if env.sandbox.isolation != manifest.get("isolation"):
         warnings.append(f"recorded under isolation {manifest.get('isolation')!r}, "
                         f"replaying under {env.sandbox.isolation!r}")
@@ -161,7 +190,7 @@ def replay_record(record: dict[str, Any], *, sandbox: Any = None, keep_observati
     """Replay and verify one episode record (from :meth:`TrajectoryStore.load_episode` or an
     exported JSONL/Parquet file); see the module docstring for what is compared. With
     ``keep_observations`` the report also carries the replayed observations."""
-    from tracefix_rl.data.trajectories._export import normalize_record
+    from tracefix_rl.data.trajectories import normalize_record
 
     record = normalize_record(record)
     manifest = record["manifest"]
@@ -184,10 +213,12 @@ def replay_record(record: dict[str, Any], *, sandbox: Any = None, keep_observati
         from tracefix_rl.core.trajectory import observation_hash
 
         source = manifest.get("task_source")
+        # a manifest that carries its task replays from it; older ones reopen the recorded source
+        reopen = manifest.get("task") is None and source not in (None, "builtin")
         try:
             obs = env.reset(task_name=manifest["task_name"], seed=manifest.get("seed"),
                             variant=manifest.get("variant"), episode_id=manifest.get("episode_id"),
-                            **({"task_pack": source} if source not in (None, "builtin") else {}))
+                            **({"task_pack": source} if reopen else {}))
         except TraceFixError as exc:
             raise ReplayError(f"cannot rebuild the task: {exc}") from exc
         task = env.task

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tracefix_rl.evaluation._agents import (
         AGENT_KINDS,
         AgentOutcome,
+        EvalAgent,
         ModelAgent,
         PolicyAgent,
         make_policy_agent,
@@ -59,6 +60,7 @@ __all__ = [
     "AgentOutcome",
     "EpisodeResult",
     "EpisodeSpec",
+    "EvalAgent",
     "EvalOptions",
     "EvalOutcome",
     "EvalReport",
@@ -82,7 +84,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "AGENT_KINDS": "_agents", "AgentOutcome": "_agents", "ModelAgent": "_agents", "PolicyAgent": "_agents",
+    "AGENT_KINDS": "_agents", "AgentOutcome": "_agents", "EvalAgent": "_agents", "ModelAgent": "_agents", "PolicyAgent": "_agents",
     "make_policy_agent": "_agents", "render_html": "_html", "mean_pass_at_k": "_passk", "pass_at_k": "_passk",
     "build_report": "_report", "read_results": "_report", "EvalOptions": "_runner", "EvalOutcome": "_runner",
     "EvalRunner": "_runner", "Progress": "_runner", "COUNTED": "_schema", "REPORT_SCHEMA": "_schema",

@@ -136,7 +136,7 @@ class RemoteSession:
     def finish(self, episode_id: str) -> None:
         import httpx
 
-        from tracefix_rl.data.trajectories._export import normalize_record
+        from tracefix_rl.data.trajectories import normalize_record
 
         try:
             key = os.environ.get("TRACEFIX_API_KEY", "").split(",")[0].strip()

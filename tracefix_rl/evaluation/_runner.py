@@ -403,7 +403,7 @@ class EvalRunner:
         packs = sorted({t.pack for t in self.tasks if t.pack})
         sources = []
         for pack in packs:
-            from tracefix_rl.data.tasks._pack import open_pack
+            from tracefix_rl.data.tasks import open_pack
 
             sources.append(open_pack(pack).identity)
         digest = hashlib.sha256("".join(f"{t.task_hash}:{t.variant};" for t in self.tasks).encode()).hexdigest()

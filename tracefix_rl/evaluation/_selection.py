@@ -100,8 +100,7 @@ def select_tasks(*, names: Sequence[str] = (), tiers: Sequence[str] = (), pack: 
         UnknownTaskError: a name is not in the source.
         TaskError: an unknown tier, a bad regular expression, or nothing selected.
     """
-    from tracefix_rl.data.tasks import DIFFICULTIES
-    from tracefix_rl.data.tasks._source import open_task_source
+    from tracefix_rl.data.tasks import DIFFICULTIES, open_task_source
 
     source = open_task_source(pack)
     bad = [t for t in tiers if t not in DIFFICULTIES]

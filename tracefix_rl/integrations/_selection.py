@@ -24,7 +24,7 @@ def episode_rows(*, tasks: Sequence[str] | None = None, tiers: Sequence[str] | N
         UnknownTaskError: a name in ``tasks`` is not in the source. TaskError: a bad tier, or
             nothing selected.
     """
-    from tracefix_rl.data.tasks._source import open_task_source
+    from tracefix_rl.data.tasks import open_task_source
 
     source = open_task_source(task_pack)
     if tasks is not None:

@@ -53,8 +53,7 @@ from typing import Any
 
 from tracefix_rl.core.errors import TraceFixError, TrajectoryError
 from tracefix_rl.core.models import CodeAction, CodeObservation
-from tracefix_rl.data.trajectories._export import selected_episode_ids
-from tracefix_rl.data.trajectories._store import TrajectoryStore
+from tracefix_rl.data.trajectories import TrajectoryStore, selected_episode_ids
 
 __all__ = [
     "SFT_SCHEMA",

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from tracefix_rl.env._reset import has_lone_surrogate
+from tracefix_rl.env.reset_args import has_lone_surrogate
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "FrameError", "parse_json"]
 

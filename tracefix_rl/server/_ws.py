@@ -44,7 +44,7 @@ from tracefix_rl.core.errors import (
 )
 from tracefix_rl.server._auth import UNAUTHORIZED, ApiKeys
 from tracefix_rl.server._screen import FrameError, parse_json
-from tracefix_rl.server._wire import ResetArgs, TraceFixAction
+from tracefix_rl.server.wire import ResetArgs, TraceFixAction
 
 __all__ = ["Failure", "WebSocketHandler", "failure_of", "validation_failure"]
 

@@ -7,7 +7,7 @@ What the app serves (simulation mode):
   TraceFix's message handling: no malformed frame ends a session).
 * ``POST /reset`` and ``POST /step`` (stateless HTTP, kept for validators: a reset's episode is
   not recorded, a step answers that no episode is in progress), validated by the wire models of
-  :mod:`tracefix_rl.server._wire` into 4xx errors that name the field.
+  :mod:`tracefix_rl.server.wire` into 4xx errors that name the field.
 * OpenEnv's own routes: ``/state``, ``/health``, ``/schema``, ``/metadata``, ``/mcp``, ``/docs``,
   the Task API (``/tracefix_rl/splits``, ``/tracefix_rl/tasks``, ... with validated bodies).
 * TraceFix routes: ``GET /tasks`` (the task bank, no hidden parts), ``GET /task_packs`` (packs in
@@ -52,11 +52,12 @@ from tracefix_rl._version import __version__
 from tracefix_rl.core.config import EnvConfig
 from tracefix_rl.core.errors import ResetArgumentError, SessionClosedError, TraceFixError
 from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
-from tracefix_rl.env._reset import EPISODE_ID_PATTERN
+from tracefix_rl.env.reset_args import EPISODE_ID_PATTERN
 from tracefix_rl.server._auth import ANONYMOUS, ApiKeys
 from tracefix_rl.server._http import HttpGuard
 from tracefix_rl.server._screen import DEFAULT_MAX_MESSAGE_BYTES
-from tracefix_rl.server._wire import (
+from tracefix_rl.server._ws import WebSocketHandler, failure_of
+from tracefix_rl.server.wire import (
     TASK_SPLITS,
     ResetArgs,
     SplitBody,
@@ -68,7 +69,6 @@ from tracefix_rl.server._wire import (
     to_wire_observation,
     to_wire_state,
 )
-from tracefix_rl.server._ws import WebSocketHandler, failure_of
 
 __all__ = [
     "DEFAULT_HOST",
@@ -154,7 +154,7 @@ class _OwnedRecorder:
 class TraceFixServerEnvironment(Environment[TraceFixAction, TraceFixObservation, TraceFixState]):
     """One session's environment: a :class:`TraceFixEnvironment` behind OpenEnv's interface.
 
-    ``reset`` accepts the fields of :class:`~tracefix_rl.server._wire.ResetArgs` (``task_name``
+    ``reset`` accepts the fields of :class:`~tracefix_rl.server.wire.ResetArgs` (``task_name``
     or its synonym ``task_id``, ``difficulty``, ``seed``, ``variant``, ``episode_id``,
     ``split``/``index``, and ``task_pack`` as a *name* inside the server's task pack directory),
     works with no arguments, and raises a :class:`~tracefix_rl.core.errors.TraceFixError` naming the
@@ -281,7 +281,7 @@ def pack_path(root: Path, name: str) -> str:
     :data:`MAX_PACK_BYTES`) or a directory of them, inside ``root``; else ResetArgumentError."""
     import re
 
-    from tracefix_rl.server._wire import TASK_PACK_NAME_PATTERN
+    from tracefix_rl.server.wire import TASK_PACK_NAME_PATTERN
 
     if not isinstance(name, str) or not re.match(TASK_PACK_NAME_PATTERN, name):
         raise ResetArgumentError("task_pack", "must be the name of a pack in the server's pack directory "
@@ -302,11 +302,8 @@ def pack_path(root: Path, name: str) -> str:
     return str(path)
 
 
-GRADED_TASKS = ("task1_easy", "task2_medium", "task3_hard")
-
-
 def _split_tasks(split: str) -> list[dict[str, Any]]:
-    from tracefix_rl.data.tasks import get_task, list_tasks
+    from tracefix_rl.data.tasks import GRADED_TASKS, get_task, list_tasks
 
     if split == "graded":
         tasks = [get_task(t) for t in GRADED_TASKS]
@@ -390,7 +387,7 @@ def create_app(*, max_sessions: int | None = None, session_timeout: float | None
         max_message_bytes: cap of one WebSocket message or HTTP body (default
             ``TRACEFIX_MAX_MESSAGE_BYTES`` or 1 MiB).
     """
-    from tracefix_rl.data.tasks._source import open_task_source
+    from tracefix_rl.data.tasks import open_task_source
 
     pack = task_pack or os.environ.get("TRACEFIX_TASK_PACK") or None
     task_source = open_task_source(pack) if pack else None
@@ -578,6 +575,10 @@ def _add_trajectory_routes(app: FastAPI, recorder: Any, keys: ApiKeys, enabled: 
         if found is None:
             raise HTTPException(status_code=404, detail=f"no recorded episode {episode_id!r} for this client")
         found.pop("owner", None)
+        # the recorded task holds the reference and the hidden tests: a client never sees them
+        # (it may meet the same task again); a replay on the server reads them from the store
+        if isinstance(found.get("manifest"), dict) and found["manifest"].pop("task", None) is not None:
+            found["manifest"]["task_withheld"] = True
         return _jsonable(found)
 
     @app.post("/episodes/{episode_id}/replay", tags=["TraceFix"],

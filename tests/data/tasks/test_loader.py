@@ -168,3 +168,50 @@ def test_structural_type_errors_are_task_errors():
                            ({"max_steps": "10"}, "positive integer"), ({"max_steps": 0}, "positive integer")]:
         with pytest.raises(TaskError, match=message):
             Task.from_dict({**good, **patch})
+
+
+def _spec(**kw):
+    from tracefix_rl.core.task import TestSpec
+    return TestSpec(**{"name": "t", "call": "f(1)", "expected": "1", **kw})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"name": ""}, "non-empty string 'name'"),
+    ({"call": "  "}, "'call' is empty"),
+    ({"expected": None}, "exactly one of 'expected' and 'raises'"),
+    ({"raises": "ValueError"}, "exactly one of 'expected' and 'raises'"),
+    ({"expected": "f(x)"}, "not a Python literal"),
+    ({"expected": None, "raises": "not a class"}, "must name an exception class"),
+    ({"role": "fail-to-pass"}, "role must be one of"),
+])
+def test_a_test_spec_built_directly_is_validated(change, message):
+    with pytest.raises(TaskError, match=message):
+        _spec(**change)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"name": ""}, "non-empty string 'name'"),
+    ({"difficulty": "impossible"}, "difficulty must be one of"),
+    ({"entry_point": "not a name"}, "'entry_point' must be a function name"),
+    ({"buggy": "   "}, "'buggy' is empty"),
+    ({"tests": ()}, "no visible tests"),
+    ({"hidden_tests": ()}, "no hidden tests"),
+    ({"hidden_tests": ("t",)}, "must be a TestSpec"),
+    ({"max_steps": 0}, "'max_steps' must be a positive integer"),
+    ({"max_steps": True}, "'max_steps' must be a positive integer"),
+])
+def test_a_task_built_directly_is_validated(change, message):
+    from tracefix_rl.core.task import Task
+
+    fields = {"name": "x", "difficulty": "easy", "entry_point": "f", "description": "", "reference": "def f(a): return a\n",
+              "buggy": "def f(a): return 0\n", "tests": (_spec(),), "hidden_tests": (_spec(name="h"),)}
+    with pytest.raises(TaskError, match=message):
+        Task(**{**fields, **change})
+
+
+def test_duplicate_test_names_are_named():
+    from tracefix_rl.core.task import Task
+
+    with pytest.raises(TaskError, match=r"not unique \(t\)"):
+        Task(name="x", difficulty="easy", entry_point="f", description="", reference="def f(a): return a\n",
+             buggy="def f(a): return 0\n", tests=[_spec()], hidden_tests=[_spec()])

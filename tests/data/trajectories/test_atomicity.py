@@ -84,25 +84,24 @@ def test_a_reset_the_store_cannot_record_changes_nothing(tmp_path):
     _fill(rec)
     env = RecordEpisodes(TraceFixEnvironment(EnvConfig(max_steps=10)), rec)
     env.reset(task_name=TASK, seed=3)
-    eid, before = env.state.episode_id, env.state
     env.step(CodeAction(action_type="VIEW_CODE"))
     with disk_full(rec):
-        for _ in range(30):  # until a write needs a page
+        for i in range(30):  # alternate tasks until a reset needs a page the store cannot get
+            before = env.state
             try:
-                env.reset(task_name="reverse_string_returns_original", seed=5)
+                env.reset(task_name=("reverse_string_returns_original", TASK)[i % 2], seed=5 + i)
             except TrajectoryError as exc:
                 assert "full" in str(exc)
                 break
-            env.reset(task_name=TASK, seed=3)  # the store had room: go back and try again
-            pytest.skip("the cap never triggered")
         else:
             pytest.fail("disk full never happened")
         failed_state = env.state
-    assert failed_state.task_name == before.task_name
-    obs = env.step(FIX)  # no "FOREIGN KEY constraint failed": the episode is the one recorded
+    assert failed_state == before  # the episode that was running goes on, unchanged
+    action = FIX if failed_state.task_name == TASK else CodeAction(action_type="VIEW_CODE")
+    obs = env.step(action)  # no "FOREIGN KEY constraint failed": the episode is the one recorded
     assert obs.last_action_error is None and not obs.infra_error
+    assert env.state.episode_id == before.episode_id
     assert replay(env.state.episode_id, db=rec.path).verified
-    assert eid == before.episode_id
 
 
 def test_a_step_the_store_cannot_record_is_not_applied(tmp_path):

@@ -9,7 +9,9 @@ import pytest
 from _helpers import CHEAP, run_episode, tamper
 
 from tracefix_rl.core.errors import ReplayError
+from tracefix_rl.core.models import CodeAction
 from tracefix_rl.data.trajectories import SQLiteRecorder
+from tracefix_rl.env import RecordEpisodes, TraceFixEnvironment
 from tracefix_rl.env.replay import replay, replay_record
 
 TASK = "binary_search_off_by_one"
@@ -109,10 +111,37 @@ def test_replay_record_needs_the_recorded_task_content(long_episode):
     db, obs = long_episode
     record = SQLiteRecorder(db).load_episode(obs.episode_id)
     record["manifest"]["task_hash"] = "f" * 64
+    with pytest.raises(ReplayError, match="does not match its recorded content hash"):
+        replay_record(record)
+    del record["manifest"]["task"]  # a manifest without its task reopens the recorded source
     with pytest.raises(ReplayError, match="changed since"):
         replay_record(record)
     record["manifest"]["task_name"] = "no_such_task"
     with pytest.raises(ReplayError, match="cannot rebuild"):
+        replay_record(record)
+
+
+def test_an_episode_carries_its_task_and_replays_after_its_pack_is_gone(tmp_path):
+    from tracefix_rl.data.tasks import get_task, write_pack
+
+    pack = tmp_path / "pack.jsonl"
+    write_pack([get_task(TASK)], pack, name="one")
+    rec = SQLiteRecorder(tmp_path / "t.sqlite3")
+    env = RecordEpisodes(TraceFixEnvironment(), rec)
+    env.reset(task_name=TASK, seed=1, task_pack=str(pack))
+    env.step(CodeAction(action_type="RUN_TESTS"))
+    env.step(CodeAction(action_type="SUBMIT"))
+    pack.unlink()
+    record = rec.load_episode(env.state.episode_id)
+    assert record["manifest"]["task"]["hidden_tests"]  # self-contained
+    assert replay(env.state.episode_id, db=rec.path).verified
+
+
+def test_episodes_recorded_before_0_3_are_refused_by_name(long_episode):
+    db, obs = long_episode
+    record = SQLiteRecorder(db).load_episode(obs.episode_id)
+    record["manifest"]["package_version"] = "0.2.0"
+    with pytest.raises(ReplayError, match=r"recorded with tracefix-rl 0\.2\.0.*record them again"):
         replay_record(record)
 
 

@@ -95,7 +95,7 @@ def test_threads_share_one_recorder(tmp_path):
         t.start()
     for t in threads:
         t.join()
-    assert errors == []  # concurrent parses once hit CPython gh-106905; see tracefix_rl.core._ast
+    assert errors == []  # concurrent parses once hit CPython gh-106905; see tracefix_rl.core.safe_ast
     eps = rec.list_episodes()
     assert len(eps) == 4 and all(e["total_steps"] == 15 and e["done"] for e in eps)
 

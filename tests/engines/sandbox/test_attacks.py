@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import tracefix_rl
-from tracefix_rl.core._values import values_match
+from tracefix_rl.core.values import values_match
 from tracefix_rl.data.tasks import get_task
 from tracefix_rl.engines.sandbox import Limits, Outcome
 from tracefix_rl.env import RecordEpisodes
@@ -309,7 +309,7 @@ def test_inspect_driver_source_is_unreadable(run: Any) -> None:
         import inspect, sys
         def attack():
             try:
-                return inspect.getsource(sys.modules['tracefix_rl.core._values'])[:10]
+                return inspect.getsource(sys.modules['tracefix_rl.core.values'])[:10]
             except OSError as e:
                 return type(e).__name__
     """
@@ -652,7 +652,7 @@ BUGGY_TAIL = "\n" + get_task("binary_search_off_by_one").buggy
 
 @pytest.mark.parametrize("name, hack", [
     ("fake markers", "print('9 passed, 0 failed'); print('{\"kind\": \"done\"}'); print('OK')\n"),
-    ("patch canonical", "import tracefix_rl.core._values as v, tracefix_rl.engines.sandbox._driver_tests as d\n"
+    ("patch canonical", "import tracefix_rl.core.values as v, tracefix_rl.engines.sandbox._driver_tests as d\n"
                         "d.canonical = v.canonical = lambda value, _depth=0: 'True'\n"),
     ("patch builtins", "import builtins\nbuiltins.repr = lambda o: '0'\nbuiltins.eval = lambda *a, **k: 0\n"),
     ("forge records", "import os, json\nfor i in range(9):\n"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tracefix_rl.core._values import canonical, values_match
 from tracefix_rl.core.errors import SandboxError, SandboxStartError
+from tracefix_rl.core.values import canonical, values_match
 from tracefix_rl.data.tasks import get_task
 from tracefix_rl.engines.sandbox import Limits, Outcome, describe_isolation
 from tracefix_rl.engines.sandbox._forkserver import ForkServerSandbox

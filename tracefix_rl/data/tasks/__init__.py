@@ -6,6 +6,8 @@ Pipeline: reference programs (:func:`corpus_programs`) → mutation engine
 :class:`Curriculum` samples tiers by schedule or by recent success.
 """
 
+from typing import TYPE_CHECKING
+
 from tracefix_rl.core.task import (
     DIFFICULTIES,
     FAIL_TO_PASS,
@@ -16,12 +18,39 @@ from tracefix_rl.core.task import (
     Task,
     TestSpec,
 )
-from tracefix_rl.data.tasks._registry import builtin_tasks, get_task, list_tasks, load_task_file, sample_task
-from tracefix_rl.data.tasks._source import resolve_task
+from tracefix_rl.data.tasks._registry import (
+    GRADED_TASKS,
+    builtin_tasks,
+    get_task,
+    list_tasks,
+    load_task_file,
+    sample_task,
+)
+from tracefix_rl.data.tasks._source import (
+    BuiltinSource,
+    RecordedTaskSource,
+    TaskSource,
+    open_task_source,
+    resolve_task,
+)
+
+if TYPE_CHECKING:
+    from tracefix_rl.data.tasks._build import BuildReport, build_tasks
+    from tracefix_rl.data.tasks._corpus import ReferenceProgram, corpus_programs
+    from tracefix_rl.data.tasks._curriculum import Curriculum
+    from tracefix_rl.data.tasks._pack import PACK_SCHEMA_VERSION, TaskPack, open_pack, read_pack, write_pack
+    from tracefix_rl.data.tasks._validate import check_task
+    from tracefix_rl.data.tasks._variants import make_variant
 
 __all__ = [
+    "BuiltinSource",
+    "RecordedTaskSource",
+    "TaskSource",
+    "check_task",
+    "open_task_source",
     "DIFFICULTIES",
     "FAIL_TO_PASS",
+    "GRADED_TASKS",
     "PASS_TO_PASS",
     "PACK_SCHEMA_VERSION",
     "ROLES",
@@ -53,7 +82,7 @@ _LAZY = {
     "write_pack": "tracefix_rl.data.tasks._pack", "BuildReport": "tracefix_rl.data.tasks._build",
     "build_tasks": "tracefix_rl.data.tasks._build", "ReferenceProgram": "tracefix_rl.data.tasks._corpus",
     "corpus_programs": "tracefix_rl.data.tasks._corpus", "make_variant": "tracefix_rl.data.tasks._variants",
-    "Curriculum": "tracefix_rl.data.tasks._curriculum",
+    "Curriculum": "tracefix_rl.data.tasks._curriculum", "check_task": "tracefix_rl.data.tasks._validate",
 }
 
 

@@ -96,7 +96,7 @@ class BuildReport:
     elapsed_s: float = 0.0
     target: int = 0
     #: Sandbox time spent validating candidates, per verdict (``ok``, ``hangs``, ...), in seconds.
-    validation_s: Counter[str] = field(default_factory=Counter)
+    validation_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def by_tier(self) -> Counter[str]:
@@ -147,7 +147,7 @@ class _ProgramStream:
         self.singles = 0
         self.candidates = 0
         self.rejected: Counter[str] = Counter()
-        self.validation_s: Counter[str] = Counter()
+        self.validation_s: dict[str, float] = {}
         self._seen: set[str] = set()
 
     @property
@@ -189,7 +189,7 @@ class _ProgramStream:
             started = time.perf_counter()
             verdict = validate_candidate(p.reference, mutant.source, p.tests, p.hidden_tests,
                                          entry_point=p.entry_point, limits=self.limits)
-            self.validation_s[verdict.reason] += time.perf_counter() - started
+            self.validation_s[verdict.reason] = self.validation_s.get(verdict.reason, 0.0) + time.perf_counter() - started
             if not verdict.ok:
                 self.rejected[verdict.reason] += 1
                 continue
@@ -267,6 +267,7 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
     for s in streams:
         report.candidates += s.candidates
         report.rejected.update(s.rejected)
-        report.validation_s.update(s.validation_s)
+        for reason, spent in s.validation_s.items():
+            report.validation_s[reason] = report.validation_s.get(reason, 0.0) + spent
     report.elapsed_s = time.monotonic() - start
     return report

@@ -44,20 +44,19 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tracefix_rl.engines.mutation import Mutant, MutationError, apply_mutations, find_sites, normalized
+from tracefix_rl.engines.mutation import (
+    OPERATORS,
+    Mutant,
+    MutationError,
+    apply_mutations,
+    find_sites,
+    normalized,
+)
 
-__all__ = ["EASY_BELOW", "HARD_FROM", "SUBTLETY", "Rating", "rate", "rate_mutant", "simple_repair_finds", "tier_of"]
+__all__ = ["EASY_BELOW", "HARD_FROM", "Rating", "rate", "rate_mutant", "simple_repair_finds", "tier_of"]
 
 EASY_BELOW = 2.0
 HARD_FROM = 2.9
-
-#: Per-operator subtlety (see the module docstring); unknown operators (imports) get 0.3.
-SUBTLETY: dict[str, float] = {
-    "off_by_one_const": 0.3, "off_by_one_range": 0.4, "arith_swap": 0.2, "compare_swap": 0.5,
-    "condition_flip": 0.1, "bool_op_swap": 0.4, "wrong_variable": 0.4, "swap_arguments": 0.3,
-    "remove_statement": 0.3, "missing_return": 0.0, "missing_accumulator": 0.2, "wrong_slice": 0.4,
-    "wrong_initial_value": 0.5, "wrong_builtin": 0.3, "broken_base_case": 0.6, "invert_if": 0.2,
-}
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,8 @@ def rate(*, operators: Sequence[str], bug_lines: Sequence[int], fail_fraction: f
     else:
         distance = min(abs(t - b) for t in tb for b in bug_lines) if bug_lines else None
         pointer = "bug_line" if distance == 0 else "elsewhere"
-    subtlety = sum(SUBTLETY.get(op, 0.3) for op in operators) / m if operators else 0.3
+    # each operator declares its subtlety; mutations of unknown origin (imports) count as 0.3
+    subtlety = sum(OPERATORS[op].subtlety if op in OPERATORS else 0.3 for op in operators) / m if operators else 0.3
     score = (1.0 * (m - 1) + 1.5 * (1 - fail_fraction)
              + {"bug_line": 0.0, "elsewhere": 0.75, "none": 1.0}[pointer]
              + (0.5 * min(distance, 8) / 8 if distance is not None else 0.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 from tracefix_rl.core.errors import TaskError, UnknownTaskError
 from tracefix_rl.core.task import DIFFICULTIES, Task
 
-__all__ = ["BUILTIN_DIR", "builtin_tasks", "get_task", "list_tasks", "load_task_file", "sample_task"]
+__all__ = ["GRADED_TASKS", "BUILTIN_DIR", "builtin_tasks", "get_task", "list_tasks", "load_task_file", "sample_task"]
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -43,6 +43,11 @@ def _aliases() -> dict[str, str]:
         for alias in task.aliases:
             out[alias] = task.name
     return out
+
+
+#: The graded tasks (the OpenEnv manifest's task ids, ``inference.py``'s default run, the
+#: graders bound by name, the server's ``graded`` split): aliases of built-in tasks, one per tier.
+GRADED_TASKS: tuple[str, ...] = ("task1_easy", "task2_medium", "task3_hard")
 
 
 def get_task(name: str) -> Task:

@@ -9,7 +9,7 @@ from tracefix_rl.core.errors import TaskError
 from tracefix_rl.core.task import Task
 from tracefix_rl.data.tasks._registry import get_task, list_tasks, sample_task
 
-__all__ = ["BuiltinSource", "TaskSource", "open_task_source", "resolve_task"]
+__all__ = ["BuiltinSource", "RecordedTaskSource", "TaskSource", "open_task_source", "resolve_task"]
 
 
 @runtime_checkable
@@ -63,6 +63,38 @@ class BuiltinSource:
     def tasks(self, difficulty: str | None = None) -> list[Task]:
         """See :class:`TaskSource`."""
         return list_tasks(difficulty)
+
+
+class RecordedTaskSource:
+    """The one task a trajectory manifest carries, as a source: replays need no pack on disk.
+
+    ``task`` is the task exactly as the episode ran it (a variant already applied), so
+    :meth:`variant` returns it unchanged; ``identity`` is the source recorded in the manifest.
+    """
+
+    def __init__(self, task: Task, identity: str) -> None:
+        self.task = task
+        self.identity = identity
+
+    def get(self, name: str) -> Task:
+        """See :class:`TaskSource`."""
+        if name not in (self.task.name, *self.task.aliases):
+            from tracefix_rl.core.errors import UnknownTaskError
+
+            raise UnknownTaskError(f"the recorded task is {self.task.name!r}, not {name!r}")
+        return self.task
+
+    def sample(self, seed: int, difficulty: str | None = None) -> Task:
+        """See :class:`TaskSource`: always the recorded task."""
+        return self.task
+
+    def variant(self, task: Task, k: int) -> Task:
+        """See :class:`TaskSource`: the recorded task already is the variant that ran."""
+        return task
+
+    def tasks(self, difficulty: str | None = None) -> list[Task]:
+        """See :class:`TaskSource`."""
+        return [self.task] if difficulty in (None, self.task.difficulty) else []
 
 
 def open_task_source(spec: str | None) -> TaskSource:

@@ -20,7 +20,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracefix_rl.data.trajectories._export import export_episodes, import_episodes, read_records
+    from tracefix_rl.data.trajectories._export import (
+        export_episodes,
+        import_episodes,
+        normalize_record,
+        read_records,
+        selected_episode_ids,
+    )
     from tracefix_rl.data.trajectories._recorder import (
         SQLiteRecorder,
         default_db_path,
@@ -37,13 +43,16 @@ __all__ = [
     "default_recorder",
     "export_episodes",
     "import_episodes",
+    "normalize_record",
     "observation_snapshot",
     "read_records",
     "recorder_for",
+    "selected_episode_ids",
 ]
 
 _LAZY = {
     "export_episodes": "_export", "import_episodes": "_export", "read_records": "_export",
+    "normalize_record": "_export", "selected_episode_ids": "_export",
     "SQLiteRecorder": "_recorder", "default_db_path": "_recorder", "default_recorder": "_recorder",
     "recorder_for": "_recorder",
     "SCHEMA_VERSION": "_store", "TrajectoryStore": "_store", "observation_snapshot": "_store",

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tracefix_rl.core._values import canonical, display
+from tracefix_rl.core.values import canonical, display
 
 __all__ = ["run"]
 

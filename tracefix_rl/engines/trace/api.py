@@ -59,7 +59,7 @@ def trace_in_sandbox(
         ``"crashed"``); a program that does not compile, cannot be traced as asked, or breaks
         the harness protocol (forged or malformed records) gives reason ``"error"``. What
         comes back from the sandbox is untrusted input, checked against the trace driver's
-        schema (:func:`tracefix_rl.engines.sandbox._protocol.read_trace_stream`).
+        schema (:func:`tracefix_rl.engines.sandbox.protocol.read_trace_stream`).
 
     Raises:
         TraceError: Neither or both of ``call`` and ``entry``, or the sandbox itself failed
@@ -80,7 +80,7 @@ def trace_in_sandbox(
     if ex.outcome is Outcome.INFRA_ERROR:  # the executor's verdict, never the program's
         raise TraceError(f"sandbox infrastructure error: {ex.detail or ex.stderr[-500:]}")
     # Imported here: this module is also imported by the fork-server, which has no pydantic.
-    from tracefix_rl.engines.sandbox._protocol import read_trace_stream
+    from tracefix_rl.engines.sandbox.protocol import read_trace_stream
 
     def failed(reason: str, why: str, note: str | None = None) -> TraceResult:
         return TraceResult(

@@ -56,7 +56,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.engines.trace.format import (
     ParsedTrace,
     TraceEvent,
@@ -150,7 +150,7 @@ def _literal_equal(a: str, b: str) -> bool:
     if a == b:
         return True
     try:
-        x, y = _ast.literal_eval(a), _ast.literal_eval(b)
+        x, y = safe_ast.literal_eval(a), safe_ast.literal_eval(b)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
     return type(x) is type(y) and x == y

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.core.task import Task, TestSpec, input_key
 from tracefix_rl.data.tasks._difficulty import rate, simple_repair_finds
 from tracefix_rl.data.tasks._validate import (
@@ -142,7 +142,7 @@ def _value_test(name: str, call: str, value: Any, setup: str) -> TestSpec | None
     if type(value) is float and not math.isfinite(value):
         return None
     try:
-        if _ast.literal_eval(text) != value:
+        if safe_ast.literal_eval(text) != value:
             return None
     except (ValueError, SyntaxError):
         return None
@@ -154,7 +154,7 @@ def check_tests(test_source: str, entry_point: str, prefix: str) -> list[TestSpe
 
     Raises ValueError when the code does not parse or defines no ``check``.
     """
-    tree = _ast.parse(test_source)
+    tree = safe_ast.parse(test_source)
     check = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
     if check is None or not check.args.args:
         raise ValueError("the test code defines no check(candidate) function")
@@ -172,7 +172,7 @@ def check_tests(test_source: str, entry_point: str, prefix: str) -> list[TestSpe
     rename = _Rename(param, entry_point)
     asserts = [s for s in body if isinstance(s, ast.Assert) and _mentions(s.test, param)]
     plain = all(isinstance(s, ast.Assert) or isinstance(s, ast.Pass) for s in body) and asserts
-    setup_nodes = [rename.visit(_ast.parse(ast.unparse(n)).body[0]) for n in preamble + lead]
+    setup_nodes = [rename.visit(safe_ast.parse(ast.unparse(n)).body[0]) for n in preamble + lead]
     setup = "\n".join(ast.unparse(n) for n in setup_nodes if not _is_metadata(n))
     if not plain:
         whole = "\n".join(ast.unparse(n) for n in preamble if not _is_metadata(n))
@@ -180,7 +180,7 @@ def check_tests(test_source: str, entry_point: str, prefix: str) -> list[TestSpe
         return [TestSpec(name=f"{prefix}_check", call=f"check({entry_point})", expected="None", setup=whole)]
     tests: list[TestSpec] = []
     for i, stmt in enumerate(asserts, 1):
-        expr = rename.visit(_ast.parse(ast.unparse(stmt.test), mode="eval").body)
+        expr = rename.visit(safe_ast.parse(ast.unparse(stmt.test), mode="eval").body)
         name = f"{prefix}_{i}"
         spec = None
         if isinstance(expr, ast.Compare) and len(expr.ops) == 1 and isinstance(expr.ops[0], ast.Eq):
@@ -207,8 +207,8 @@ def doctest_tests(prompt: str, entry_point: str, prefix: str) -> list[TestSpec]:
         if entry_point not in call or call in seen:
             continue
         try:
-            call = ast.unparse(_ast.parse(call, mode="eval").body)  # drops trailing comments
-            value = _ast.literal_eval(out)
+            call = ast.unparse(safe_ast.parse(call, mode="eval").body)  # drops trailing comments
+            value = safe_ast.literal_eval(out)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         spec = _value_test(f"{prefix}_{len(tests) + 1}", call, value, "")
@@ -249,7 +249,7 @@ def _as_numeric(spec: TestSpec) -> TestSpec:
     if spec.expected is None or spec.approx or spec.call.startswith("bool("):
         return spec
     try:
-        numeric = _has_number(_ast.literal_eval(spec.expected))
+        numeric = _has_number(safe_ast.literal_eval(spec.expected))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         numeric = False
     return dataclasses.replace(spec, approx=True) if numeric else spec

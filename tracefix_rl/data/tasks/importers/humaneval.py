@@ -17,11 +17,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.core.task import TestSpec
 from tracefix_rl.data.tasks._corpus import ReferenceProgram
 from tracefix_rl.data.tasks.importers._common import ImportReport, check_tests, doctest_tests, fit_tests
-from tracefix_rl.engines.judge import run_tests
+from tracefix_rl.engines.judge import judge
 
 __all__ = ["humaneval_programs", "load_problems"]
 
@@ -37,7 +37,7 @@ def load_problems(path: str | Path | None = None) -> list[dict[str, Any]]:
 
 def _docstring(source: str, entry: str) -> str:
     try:
-        for node in ast.walk(_ast.parse(source)):
+        for node in ast.walk(safe_ast.parse(source)):
             if isinstance(node, ast.FunctionDef) and node.name == entry:
                 return ast.get_docstring(node) or ""
     except SyntaxError:
@@ -55,7 +55,7 @@ def program_from_problem(problem: dict[str, Any]) -> tuple[ReferenceProgram | No
         return None, f"missing field {exc.args[0]!r}"
     num = task_id.split("/")[-1]
     try:
-        _ast.parse(source)
+        safe_ast.parse(source)
         checks = check_tests(test, entry, "test_check")
     except (ValueError, SyntaxError) as exc:
         return None, f"cannot convert: {exc}"
@@ -74,7 +74,7 @@ def program_from_problem(problem: dict[str, Any]) -> tuple[ReferenceProgram | No
 
 
 def _passing(reference: str, tests: tuple[TestSpec, ...], entry_point: str) -> list[TestSpec]:
-    run = run_tests(reference, tests, entry_point=entry_point)
+    run = judge(reference, tests, entry_point=entry_point)
     return [t for t, r in zip(tests, run.results, strict=True) if r.passed]
 
 

@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.data.tasks.importers._common import ImportReport, check_tests, finish_task
 
 __all__ = ["REQUIRED_FIELDS", "import_humanevalfix"]
@@ -42,7 +42,7 @@ def _lines(path: Path) -> list[str]:
 
 def _docstring(prompt: str, entry: str) -> str:
     try:
-        tree = _ast.parse(prompt + "\n    pass\n")
+        tree = safe_ast.parse(prompt + "\n    pass\n")
     except SyntaxError:
         return prompt.strip()
     for node in ast.walk(tree):

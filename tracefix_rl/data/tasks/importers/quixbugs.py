@@ -26,7 +26,7 @@ import json
 import math
 from pathlib import Path
 
-from tracefix_rl.core import _ast
+from tracefix_rl.core import safe_ast
 from tracefix_rl.core.task import TestSpec
 from tracefix_rl.data.tasks.importers._common import ImportReport, finish_task
 
@@ -36,14 +36,14 @@ _HELPERS = {"node"}
 
 
 def _is_generator(source: str, name: str) -> bool:
-    for node in ast.walk(_ast.parse(source)):
+    for node in ast.walk(safe_ast.parse(source)):
         if isinstance(node, ast.FunctionDef) and node.name == name:
             return any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node))
     return False
 
 
 def _describe(source: str, name: str) -> str:
-    tree = _ast.parse(source)
+    tree = safe_ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == name and ast.get_docstring(node):
             return ast.get_docstring(node) or ""
@@ -86,7 +86,7 @@ def _only_imports(node: ast.AST) -> bool:
 
 def _pytest_tests(path: Path, name: str) -> tuple[list[TestSpec], set[str], str]:
     try:
-        tree = _ast.parse(path.read_text(encoding="utf-8"))
+        tree = safe_ast.parse(path.read_text(encoding="utf-8"))
     except SyntaxError as exc:
         return [], set(), f"test file does not parse: {exc.msg}"
     helpers: set[str] = set()

@@ -14,7 +14,7 @@ from openenv.core.env_server.types import Action, Observation, State
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from tracefix_rl.core.models import CodeAction, CodeObservation, EpisodeState
-from tracefix_rl.env._reset import EPISODE_ID_PATTERN, MAX_NAME_CHARS, MAX_VARIANT, SEED_LIMIT
+from tracefix_rl.env.reset_args import EPISODE_ID_PATTERN, MAX_NAME_CHARS, MAX_VARIANT, SEED_LIMIT
 
 __all__ = [
     "TASK_PACK_NAME_PATTERN",
@@ -61,7 +61,7 @@ class ResetArgs(BaseModel):
     """What a client may pass to ``reset`` (WebSocket ``data`` or the ``POST /reset`` body); all optional.
 
     Unknown fields are refused by name. Values are checked strictly (``1.5`` or ``"3"`` is not
-    an integer), with the limits of :mod:`tracefix_rl.env._reset`.
+    an integer), with the limits of :mod:`tracefix_rl.env.reset_args`.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 
-from tracefix_rl.evaluation._runner import Progress
-from tracefix_rl.evaluation._schema import EvalReport
+from tracefix_rl.evaluation import EvalReport, Progress
 
 __all__ = ["status_table", "summary_tables"]
 

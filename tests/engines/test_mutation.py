@@ -253,6 +253,38 @@ def test_corpus_files_are_named_after_their_program(tmp_path):
         load_program_file(tmp_path / "gcd_recursive.toml")
 
 
+def test_a_new_operator_is_one_self_contained_class(monkeypatch):
+    """The engine asks the operator for its span and removal; adding one touches nothing else."""
+    from tracefix_rl.engines.mutation import Operator
+
+    class DropElse(Operator):
+        """Deletes the statement ``return -1`` (a whole-statement removal the engine must render)."""
+
+        name = "drop_return_minus_one"
+        node_types = (ast.Return,)
+        subtlety = 0.9
+
+        def sites(self, ctx, node):
+            if isinstance(node.value, ast.UnaryOp) and ast.unparse(node) == "return -1":
+                yield 0, "return -1 removed"
+
+        def apply(self, ctx, node, choice):
+            from tracefix_rl.engines.mutation._context import remove_statement
+            remove_statement(ctx, node)
+
+        def span(self, ctx, node, choice):
+            return node, True
+
+        def removes(self, choice):
+            return True
+
+    monkeypatch.setitem(OPERATORS, DropElse.name, DropElse())
+    source = "def f(xs, x):\n    for i, v in enumerate(xs):\n        if v == x:\n            return i\n    return -1\n"
+    mutant = _one(source, "drop_return_minus_one")
+    assert mutant.source == "def f(xs, x):\n    for i, v in enumerate(xs):\n        if v == x:\n            return i\n"
+    assert all(o.subtlety is not None and 0.0 <= o.subtlety <= 1.0 for o in OPERATORS.values())
+
+
 def test_a_hanging_candidate_stops_at_its_first_timeout_and_is_rejected():
     from tracefix_rl.data.tasks._validate import _run, scaled_validation_limits
 

@@ -106,7 +106,7 @@ def values_match(
     expected_canonical = canonical(expected)
     if not approx or actual_canonical == expected_canonical:
         return actual_canonical == expected_canonical
-    from tracefix_rl.core._ast import literal_eval
+    from tracefix_rl.core.safe_ast import literal_eval
 
     try:
         actual = literal_eval(actual_canonical)
