@@ -487,6 +487,8 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
         ".venv/bin/pip install -e '.[dev]'      # matplotlib is in the dev extra (for the plot)",
         ".venv/bin/python bench/run_all.py --quick   # < 2 minutes; CI runs this as a smoke test",
         ".venv/bin/python bench/run_all.py --update-readme   # full run; rewrites this section and the plot",
+        "git archive REV | tar -x -C /tmp/before   # an earlier commit, then measure it in the same run:",
+        ".venv/bin/python bench/run_all.py --only targets,recording,task_build --before /tmp/before",
         "```",
         "",
         "Results go to `bench/results/` (`report.json` aggregates every benchmark; one JSON per "
