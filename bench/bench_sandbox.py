@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import latency, percentile, save_json  # noqa: E402
+from _common import RUN_CALLS, latency, make_pytest_job, percentile, save_json  # noqa: E402
 
 from tracefix_rl.data.tasks import get_task  # noqa: E402
 from tracefix_rl.engines.sandbox import Limits, Outcome  # noqa: E402
@@ -59,41 +59,7 @@ def make_sandbox_job(sandbox: Any, payload: dict[str, Any]) -> Callable[[], None
     return job
 
 
-def make_pytest_job(workdir: Path, task: Any) -> Callable[[], None]:
-    """What peers do per test run: ``subprocess`` + ``python -m pytest`` on a generated test file."""
-    (workdir / "program.py").write_text(task.buggy)
-    lines = ["from program import *", ""]
-    for spec in task.tests:
-        lines += [f"def {spec.name}():", f"    assert {spec.call} == {spec.expected}", ""]
-    (workdir / "test_program.py").write_text("\n".join(lines))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"]
-    # Plain pytest, as a clean venv runs it: this project's venv installs plugins (hypothesis
-    # among them) whose import alone would multiply the figure (bench_targets.py measures both).
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-
-    def job() -> None:
-        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, timeout=60, env=env)
-        if b"passed" not in proc.stdout and b"failed" not in proc.stdout:
-            raise RuntimeError(proc.stdout.decode()[-500:] + proc.stderr.decode()[-500:])
-
-    return job
-
-
-_FRESH_RUNNER = """\
-import json, sys
-job = json.loads(sys.stdin.read())
-ns = {"__name__": "__main__"}
-exec(compile(job["source"], "program.py", "exec"), ns)
-out = []
-for t in job["tests"]:
-    try:
-        if t.get("setup"):
-            exec(t["setup"], ns)
-        out.append(["returned", repr(eval(t["call"], ns))])
-    except Exception as exc:
-        out.append(["raised", type(exc).__name__])
-sys.stdout.write(json.dumps(out))
-"""
+_FRESH_RUNNER = "import json, sys\n" + RUN_CALLS + "sys.stdout.write(json.dumps(run_calls(json.loads(sys.stdin.read()))))\n"
 
 
 def make_fresh_interpreter_job(payload: dict[str, Any]) -> Callable[[], None]:

@@ -43,10 +43,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from _common import RUN_CALLS, make_pytest_job  # noqa: E402
 
 # The floor: a lean interpreter that keeps one child forked ahead of each job; the child reads
 # the job, runs the program and the test calls, writes the results and exits.
-_FLOOR = r"""
+_FLOOR = RUN_CALLS + r"""
 import json, os, struct, sys
 if sys.argv[-1] == "similar":
     import tracefix_rl.engines.sandbox, tracefix_rl.engines.judge, tracefix_rl.env  # a heap like the sandbox's
@@ -55,18 +58,7 @@ def run(jr, rw):
     data = b""
     while len(data) < n:
         data += os.read(jr, n - len(data))
-    job = json.loads(data)
-    ns = {"__name__": "__main__"}
-    exec(compile(job["source"], "program.py", "exec"), ns)
-    out = []
-    for t in job["tests"]:
-        try:
-            if t.get("setup"):
-                exec(t["setup"], ns)
-            out.append(["returned", repr(eval(t["call"], ns))])
-        except Exception as exc:
-            out.append(["raised", type(exc).__name__])
-    body = json.dumps(out).encode()
+    body = json.dumps(run_calls(json.loads(data))).encode()
     os.write(rw, struct.pack("<I", len(body)) + body)
     os._exit(0)
 def prefork():
@@ -139,25 +131,6 @@ class FloorServer:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         self.proc.wait(timeout=10)
-
-
-def _pytest_job(workdir: Path, task: Any, *, plugins: bool) -> Callable[[], None]:
-    (workdir / "program.py").write_text(task.buggy)
-    lines = ["from program import *", ""]
-    for spec in task.tests:
-        lines += [f"def {spec.name}():", f"    assert {spec.call} == {spec.expected}", ""]
-    (workdir / "test_program.py").write_text("\n".join(lines))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"]
-    env = dict(os.environ)
-    if not plugins:
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-
-    def job() -> None:
-        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, timeout=120, env=env)
-        if b"passed" not in proc.stdout and b"failed" not in proc.stdout:
-            raise RuntimeError(proc.stdout.decode()[-500:] + proc.stderr.decode()[-500:])
-
-    return job
 
 
 def _rounds(jobs: dict[str, Callable[[], None]], rounds: int, per_round: int, warmup: int = 3) -> dict[str, Any]:
@@ -236,8 +209,8 @@ def measure(quick: bool, *, pytest: bool = True) -> dict[str, Any]:
         jobs = {"env_recording_off": lambda: plain.step(run), "env_recording_on": lambda: recorded.step(run),
                 "raw_sandbox_job": raw, "floor_preforked_lean_child": floor.job}
         out["run_tests"] = _rounds(jobs, rounds, per)
-        slow = {} if not pytest else {"pytest_plain": _pytest_job(Path(tmp_plain), task, plugins=False),
-                "pytest_venv_plugins": _pytest_job(Path(tmp_venv), task, plugins=True)}
+        slow = {} if not pytest else {"pytest_plain": make_pytest_job(Path(tmp_plain), task, plugins=False),
+                "pytest_venv_plugins": make_pytest_job(Path(tmp_venv), task, plugins=True)}
         if slow:
             out["run_tests"].update(_rounds(slow, 3 if quick else 5, 1, warmup=1))
     floor.close()
