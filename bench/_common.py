@@ -8,6 +8,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,3 +124,29 @@ def make_pytest_job(workdir: Path, task: Any, *, plugins: bool = False) -> Calla
             raise RuntimeError(proc.stdout.decode()[-500:] + proc.stderr.decode()[-500:])
 
     return job
+
+
+def throughput(job: Callable[[], None], n_per_caller: int, callers: int = 2) -> float:
+    """Jobs per second with ``callers`` threads calling ``job`` back to back."""
+    barrier = threading.Barrier(callers + 1)
+    errors: list[BaseException] = []
+
+    def caller() -> None:
+        barrier.wait()
+        try:
+            for _ in range(n_per_caller):
+                job()
+        except BaseException as exc:  # noqa: BLE001 - reported after the run
+            errors.append(exc)
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return callers * n_per_caller / elapsed

@@ -64,7 +64,7 @@ def performance_table(data: dict[str, dict[str, Any]]) -> list[dict[str, Any]]: 
                          target=b_on / 2 if b_on else None,
                          note="target: half the figure before" if b_on else "target needs --before"))
         le = now["large_edit"]
-        lines = now["large_edit_lines"]
+        lines = int(now["large_edit_lines"])
         for key, label in (("recording_off", "recording off"), ("recording_on", "recording on")):
             rows.append(_row(f"REPLACE_LINES on a {lines:,}-line program, {label} (p50)", le[key]["p50_ms"], "ms",
                              before=_get(before, "large_edit", key, "p50_ms"),

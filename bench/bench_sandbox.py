@@ -29,15 +29,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import RUN_CALLS, latency, make_pytest_job, percentile, save_json  # noqa: E402
+from _common import RUN_CALLS, latency, make_pytest_job, percentile, save_json, throughput  # noqa: E402
 
 from tracefix_rl.data.tasks import get_task  # noqa: E402
 from tracefix_rl.engines.sandbox import Limits, Outcome  # noqa: E402
@@ -73,32 +71,6 @@ def make_fresh_interpreter_job(payload: dict[str, Any]) -> Callable[[], None]:
             raise RuntimeError(proc.stderr.decode()[-500:])
 
     return job
-
-
-def throughput(job: Callable[[], None], n_per_caller: int, callers: int = 2) -> float:
-    """Jobs per second with ``callers`` threads calling ``job`` back to back."""
-    barrier = threading.Barrier(callers + 1)
-    errors: list[BaseException] = []
-
-    def caller() -> None:
-        barrier.wait()
-        try:
-            for _ in range(n_per_caller):
-                job()
-        except BaseException as exc:  # noqa: BLE001 - reported after the run
-            errors.append(exc)
-
-    threads = [threading.Thread(target=caller) for _ in range(callers)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    return callers * n_per_caller / elapsed
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from _common import RUN_CALLS, make_pytest_job  # noqa: E402
+from _common import RUN_CALLS, make_pytest_job, throughput  # noqa: E402
 
 # The floor: a lean interpreter that keeps one child forked ahead of each job; the child reads
 # the job, runs the program and the test calls, writes the results and exits.
@@ -212,7 +212,7 @@ def measure(quick: bool, *, pytest: bool = True) -> dict[str, Any]:
         slow = {} if not pytest else {"pytest_plain": make_pytest_job(Path(tmp_plain), task, plugins=False),
                 "pytest_venv_plugins": make_pytest_job(Path(tmp_venv), task, plugins=True)}
         if slow:
-            out["run_tests"].update(_rounds(slow, 3 if quick else 5, 1, warmup=1))
+            out["run_tests"].update(_rounds(slow, 1 if quick else 5, 1, warmup=0 if quick else 1))
     floor.close()
     if pytest:  # the same for every tree: measured with the tree under test only
         try:
@@ -241,24 +241,7 @@ def measure(quick: bool, *, pytest: bool = True) -> dict[str, Any]:
         out["cpu_per_job_ms"] = {k: statistics.median(v) for k, v in cpu.items()}
         out["isolation"] = fork.isolation
         # isolated runs per minute, 2 callers, 2 workers
-        import threading
-
-        n_thr = 150 if quick else 800
-        barrier = threading.Barrier(3)
-
-        def caller() -> None:
-            barrier.wait()
-            for _ in range(n_thr):
-                fork_job()
-
-        threads = [threading.Thread(target=caller) for _ in range(2)]
-        for t in threads:
-            t.start()
-        barrier.wait()
-        started = time.perf_counter()
-        for t in threads:
-            t.join()
-        out["runs_per_minute_2_callers"] = 2 * n_thr / (time.perf_counter() - started) * 60
+        out["runs_per_minute_2_callers"] = throughput(fork_job, 150 if quick else 800) * 60
     finally:
         fork.close()
         similar.close()
