@@ -9,7 +9,7 @@ Runs the buggy ``binary_search_off_by_one`` program against its 4 visible tests 
   and test calls and prints their results (no isolation at all: the interpreter start-up floor),
   and
 * ``pytest``: what peer environments do, ``subprocess`` + ``python -m pytest`` on an equivalent
-  generated test file,
+  generated test file, without third-party plugins (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``),
 
 all in the same run, and reports p50/p99 latency (one caller) and throughput (2 concurrent
 callers), with ratios against the fork-server. Usage::
@@ -29,15 +29,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import latency, percentile, save_json  # noqa: E402
+from _common import RUN_CALLS, latency, make_pytest_job, percentile, save_json, throughput  # noqa: E402
 
 from tracefix_rl.data.tasks import get_task  # noqa: E402
 from tracefix_rl.engines.sandbox import Limits, Outcome  # noqa: E402
@@ -59,38 +57,7 @@ def make_sandbox_job(sandbox: Any, payload: dict[str, Any]) -> Callable[[], None
     return job
 
 
-def make_pytest_job(workdir: Path, task: Any) -> Callable[[], None]:
-    """What peers do per test run: ``subprocess`` + ``python -m pytest`` on a generated test file."""
-    (workdir / "program.py").write_text(task.buggy)
-    lines = ["from program import *", ""]
-    for spec in task.tests:
-        lines += [f"def {spec.name}():", f"    assert {spec.call} == {spec.expected}", ""]
-    (workdir / "test_program.py").write_text("\n".join(lines))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"]
-
-    def job() -> None:
-        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, timeout=60)
-        if b"passed" not in proc.stdout and b"failed" not in proc.stdout:
-            raise RuntimeError(proc.stdout.decode()[-500:] + proc.stderr.decode()[-500:])
-
-    return job
-
-
-_FRESH_RUNNER = """\
-import json, sys
-job = json.loads(sys.stdin.read())
-ns = {"__name__": "__main__"}
-exec(compile(job["source"], "program.py", "exec"), ns)
-out = []
-for t in job["tests"]:
-    try:
-        if t.get("setup"):
-            exec(t["setup"], ns)
-        out.append(["returned", repr(eval(t["call"], ns))])
-    except Exception as exc:
-        out.append(["raised", type(exc).__name__])
-sys.stdout.write(json.dumps(out))
-"""
+_FRESH_RUNNER = "import json, sys\n" + RUN_CALLS + "sys.stdout.write(json.dumps(run_calls(json.loads(sys.stdin.read()))))\n"
 
 
 def make_fresh_interpreter_job(payload: dict[str, Any]) -> Callable[[], None]:
@@ -104,32 +71,6 @@ def make_fresh_interpreter_job(payload: dict[str, Any]) -> Callable[[], None]:
             raise RuntimeError(proc.stderr.decode()[-500:])
 
     return job
-
-
-def throughput(job: Callable[[], None], n_per_caller: int, callers: int = 2) -> float:
-    """Jobs per second with ``callers`` threads calling ``job`` back to back."""
-    barrier = threading.Barrier(callers + 1)
-    errors: list[BaseException] = []
-
-    def caller() -> None:
-        barrier.wait()
-        try:
-            for _ in range(n_per_caller):
-                job()
-        except BaseException as exc:  # noqa: BLE001 - reported after the run
-            errors.append(exc)
-
-    threads = [threading.Thread(target=caller) for _ in range(callers)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    return callers * n_per_caller / elapsed
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -153,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "forkserver": (make_sandbox_job(fork, payload), fork.isolation),
             "subprocess": (make_sandbox_job(SubprocessSandbox(), payload), "subprocess (rlimits only)"),
             "python -S -I": (make_fresh_interpreter_job(payload), "none (fresh python -S -I per run)"),
-            "pytest": (make_pytest_job(Path(tmp), task), "none (subprocess + python -m pytest)"),
+            "pytest": (make_pytest_job(Path(tmp), task), "none (subprocess + plain python -m pytest, no plugins)"),
         }
         try:
             for name, (job, isolation) in runners.items():

@@ -27,24 +27,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _table import performance_table, table_markdown  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 README = ROOT / "README.md"
 DOCS_PLOT = ROOT / "docs" / "perf" / "step_latency.png"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 # Benchmarks in run order; the cheap in-process ones first, the server and build ones last.
-BENCHES = ["env", "trace", "trajectory", "sandbox", "fairness", "memory", "server", "recording", "fuzz", "soak",
-           "task_build", "eval", "viewer", "ray"]
+BENCHES = ["env", "trace", "trajectory", "sandbox", "targets", "fairness", "memory", "server", "recording", "fuzz",
+           "soak", "task_build", "eval", "viewer", "ray"]
+#: Benchmarks that also measure another checkout in the same run when ``--before DIR`` is given.
+TAKES_BEFORE = {"targets", "recording", "task_build"}
 ACTIONS = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT", "RUN_TESTS", "TRACE", "SUBMIT"]
 NON_EXECUTING = ["VIEW_CODE", "REPLACE_LINES", "UNDO_EDIT"]
 
 
-def run_benches(names: list[str], out_dir: Path, quick: bool) -> dict[str, dict[str, Any]]:
+def run_benches(names: list[str], out_dir: Path, quick: bool, before: Path | None = None) -> dict[str, dict[str, Any]]:
     """Run ``bench_NAME.py`` for each name; returns ``{name: {"ok", "seconds"}}``."""
     status = {}
     for name in names:
         script = HERE / f"bench_{name}.py"
-        cmd = [sys.executable, str(script), "--json", str(out_dir / f"{name}.json"), *(["--quick"] if quick else [])]
+        cmd = [sys.executable, str(script), "--json", str(out_dir / f"{name}.json"), *(["--quick"] if quick else []),
+               *(["--before", str(before)] if before is not None and name in TAKES_BEFORE else [])]
         print(f"\n=== {script.name} ===", flush=True)
         started = time.perf_counter()
         rc = subprocess.run(cmd, cwd=ROOT).returncode
@@ -382,6 +389,10 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
         "with trajectory recording off (its cost is a separate row); WebSocket steps run `task2_medium` on "
         "the real server with its default recording on, driven by OpenEnv's client on the same machine.",
         "",
+        "### Each figure against its anchor",
+        "",
+        *table_markdown(report.get("table") or []),
+        "",
         "### Targets",
         "",
         "| target | measured | goal | met |",
@@ -508,6 +519,8 @@ def readme_section(report: dict[str, Any]) -> str:  # noqa: C901 - one table row
         ".venv/bin/pip install -e '.[dev]'      # matplotlib is in the dev extra (for the plot)",
         ".venv/bin/python bench/run_all.py --quick   # < 2 minutes; CI runs this as a smoke test",
         ".venv/bin/python bench/run_all.py --update-readme   # full run; rewrites this section and the plot",
+        "git archive REV | tar -x -C /tmp/before   # an earlier commit, then measure it in the same run:",
+        ".venv/bin/python bench/run_all.py --only targets,recording,task_build --before /tmp/before",
         "```",
         "",
         "Results go to `bench/results/` (`report.json` aggregates every benchmark; one JSON per "
@@ -539,7 +552,8 @@ def build_report(out_dir: Path, quick: bool, status: dict[str, Any]) -> dict[str
     return {
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "quick": quick, "machine": machine_details(), "isolation": isolation, "git": git_commit(),
-        "benchmarks_run": status, "targets": targets(h), "headline": h, "benchmarks": data,
+        "benchmarks_run": status, "table": performance_table(data), "targets": targets(h), "headline": h,
+        "benchmarks": data,
     }
 
 
@@ -550,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", type=Path, default=HERE / "results", help="where the JSON files go")
     ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(BENCHES)}")
     ap.add_argument("--no-run", action="store_true", help="only re-aggregate the JSON files already in --out-dir")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="a checkout of an earlier commit, measured in the same run by " + ", ".join(sorted(TAKES_BEFORE)))
     ap.add_argument("--update-readme", action="store_true",
                     help="rewrite the README performance section and docs/perf/step_latency.png")
     args = ap.parse_args(argv)
@@ -565,13 +581,15 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:  # never aggregate a stale file from an earlier run
             for stale in (args.out_dir / f"{name}.json", args.out_dir / f"{name}.replay.json"):
                 stale.unlink(missing_ok=True)
-        status = run_benches(names, args.out_dir, args.quick)
+        status = run_benches(names, args.out_dir, args.quick, args.before)
     report = build_report(args.out_dir, args.quick, status)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     png = plot(report, args.out_dir / "step_latency.png")
     report["plot"] = str(png) if png else None
     path = args.out_dir / "report.json"
     path.write_text(json.dumps(report, indent=2))
+    print()
+    print("\n".join(table_markdown(report["table"])))
     print()
     print_targets(report)
     print(f"wrote {path} ({report['total_seconds']} s)")

@@ -54,6 +54,16 @@ def test_run_all_quick_reports_every_figure(tmp_path):
     mem = h["memory_per_idle_session_mb"]
     assert _num(mem["server_rss_mb_per_session"]) and _num(mem["tree_pss_mb_per_session"])
 
+    table = {r["figure"]: r for r in report["table"]}
+    for prefix in ("one RUN_TESTS through the environment, recording on", "plain `python -m pytest`",
+                   "CPU per sandbox job", "isolated runs per minute", "CPU of one recorded REPLACE_LINES step",
+                   "REPLACE_LINES on a 2,504-line program, recording off", "16 callers on",
+                   "recording's cost in throughput", "VIEW_CODE over WebSocket, recording on (1 session)",
+                   "task build"):
+        row = next((r for name, r in table.items() if name.startswith(prefix)), None)
+        assert row is not None and _num(row["now"]), prefix
+    assert all(r["met"] in (True, False, None) for r in table.values())
+
     try:
         import ray  # noqa: F401
     except ImportError:

@@ -283,3 +283,30 @@ def test_a_new_operator_is_one_self_contained_class(monkeypatch):
     mutant = _one(source, "drop_return_minus_one")
     assert mutant.source == "def f(xs, x):\n    for i, v in enumerate(xs):\n        if v == x:\n            return i\n"
     assert all(o.subtlety is not None and 0.0 <= o.subtlety <= 1.0 for o in OPERATORS.values())
+
+
+def test_a_hanging_candidate_stops_at_its_first_timeout_and_is_rejected():
+    from tracefix_rl.data.tasks._validate import _run, scaled_validation_limits
+
+    hang = "def add(a, b):\n    while True:\n        pass\n"
+    limits = scaled_validation_limits(0.01)
+    run = _run(hang, TESTS, HIDDEN, limits, stop_at_timeout=True)
+    statuses = [r.status for r in run.results]
+    assert statuses[0] == "timeout" and set(statuses[1:]) == {"not_run"}, statuses
+    assert validate_candidate(REF, hang, TESTS, HIDDEN, limits=limits).reason == "hangs"
+    # allowed to hang (imports): every test still gets its own status
+    settled = _run(hang, TESTS, HIDDEN, limits, settle=True)
+    assert all(r.status == "timeout" for r in settled.results)
+
+
+def test_validation_limits_scale_with_the_reference_within_the_floor_and_the_cap():
+    from tracefix_rl.data.tasks._validate import FLOOR_PER_TEST_S, VALIDATION_LIMITS, scaled_validation_limits
+
+    fixed = scaled_validation_limits(None)
+    assert fixed.per_test_s == VALIDATION_LIMITS["per_test_s"] and fixed.wall_s == VALIDATION_LIMITS["wall_s"]
+    per_test = [scaled_validation_limits(ms).per_test_s for ms in (0.0, 0.3, 1.0, 1.5, 2.0, 3.0, 50.0, 1e6)]
+    assert per_test == sorted(per_test)  # a slower reference never tightens them
+    assert per_test[0] == FLOOR_PER_TEST_S and per_test[-1] == VALIDATION_LIMITS["per_test_s"]
+    # timing jitter within one power of two does not change them
+    assert scaled_validation_limits(1.1).per_test_s == scaled_validation_limits(1.9).per_test_s
+    assert all(scaled_validation_limits(ms).wall_s == VALIDATION_LIMITS["wall_s"] for ms in (0.1, 5.0, 500.0))

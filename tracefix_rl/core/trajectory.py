@@ -18,17 +18,21 @@ from tracefix_rl.core.models import CodeObservation
 __all__ = ["Recorder", "StepRecord", "observation_hash"]
 
 
-def observation_hash(obs: CodeObservation) -> str:
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+
+
+def observation_hash(obs: CodeObservation | dict[str, Any]) -> str:
     """SHA-256 of everything the agent sees, minus the episode id and wall-clock timings.
 
     Two runs of the same actions on the same task and seed give the same hashes: this is what
-    replay verification compares.
+    replay verification compares. ``obs`` may also be the observation's
+    ``model_dump(mode="json")`` (not modified), so a recorder dumps an observation only once.
     """
-    data = obs.model_dump(mode="json", exclude={"episode_id"})
-    for r in data.get("test_results", []):
-        r.pop("duration_ms", None)
-    blob = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    data = obs if isinstance(obs, dict) else obs.model_dump(mode="json")
+    hashed = {k: v for k, v in data.items() if k != "episode_id"}
+    if hashed.get("test_results"):
+        hashed["test_results"] = [{f: v for f, v in r.items() if f != "duration_ms"} for r in hashed["test_results"]]
+    return hashlib.sha256(_CANONICAL.encode(hashed).encode()).hexdigest()
 
 
 @dataclass
@@ -52,6 +56,9 @@ class StepRecord:
     test_results: list[dict[str, Any]]
     duration_ms: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``observation.model_dump(mode="json")`` when the environment already made it (recorders
+    #: reuse it instead of dumping again; never modify it), else ``None``.
+    observation_json: dict[str, Any] | None = None
 
 
 class Recorder(Protocol):

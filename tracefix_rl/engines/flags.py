@@ -189,7 +189,7 @@ def _new_nodes(code_after: str, block: str, start_line: int | None) -> tuple[lis
     n_lines = len(block.splitlines())
     if start_line is not None and n_lines:
         # The environment has just parsed this exact text for its syntax check: reuse that tree.
-        tree = parsed_tree(code_after)
+        tree = parsed_tree(code_after, start_line, start_line + n_lines - 1)
         if tree is None:
             try:
                 tree = _parse(code_after)

@@ -139,8 +139,12 @@ def run_tests(
     seed: int = 0,
     entry_point: str | None = None,
     owner: str | None = None,
+    stop_at_timeout: bool = False,
 ) -> TestRun:
     """Run ``tests`` against ``source`` in the sandbox and judge every test.
+
+    With ``stop_at_timeout`` the job ends at the first test that times out (the tests after it
+    are ``not_run``): for callers to whom one hang decides the outcome (task validation).
 
     ``entry_point`` is the one program name test code may take over a builtin's (see
     :mod:`tracefix_rl.engines.sandbox._driver_tests`).
@@ -153,6 +157,8 @@ def run_tests(
     limits = limits or Limits()
     payload = {"source": source, "filename": PROGRAM_FILENAME, "seed": seed, "entry_point": entry_point,
                "per_test_s": limits.per_test_s, "tests": [t.to_payload() for t in tests]}
+    if stop_at_timeout:
+        payload["stop_at_timeout"] = True
     ex = sandbox.execute("tests", payload, limits, owner=owner)
     if ex.outcome is Outcome.INFRA_ERROR:  # the executor's verdict, never the program's
         results = [_judge(spec, None, "not run: sandbox infrastructure error") for spec in tests]
@@ -203,17 +209,19 @@ def run_tests(
 
 
 def judge(source: str, tests: Sequence[TestSpec], *, sandbox: Sandbox | None = None, limits: Limits | None = None,
-          seed: int = 0, entry_point: str | None = None, owner: str | None = None) -> TestRun:
+          seed: int = 0, entry_point: str | None = None, owner: str | None = None,
+          stop_at_timeout: bool = False) -> TestRun:
     """:func:`run_tests`, retried once when the sandbox itself failed: the one retry policy.
 
     A fault of the infrastructure must not cost the agent; a second fault in a row is reported
     (``infra_error``) and never scored. The environment, the graders and the task validators
     all judge programs through this function.
     """
-    run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed, entry_point=entry_point, owner=owner)
+    run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed, entry_point=entry_point, owner=owner,
+                    stop_at_timeout=stop_at_timeout)
     if run.infra_error:
         run = run_tests(source, tests, sandbox=sandbox, limits=limits, seed=seed, entry_point=entry_point,
-                        owner=owner)
+                        owner=owner, stop_at_timeout=stop_at_timeout)
     return run
 
 

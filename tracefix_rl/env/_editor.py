@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from tracefix_rl.engines.syntax import SyntaxReport, cached_syntax, check_syntax
+from tracefix_rl.engines.syntax import (
+    INCREMENTAL_MIN_LINES,
+    SyntaxReport,
+    cached_syntax,
+    check_edit,
+    check_syntax,
+)
 
 T = TypeVar("T")
 
@@ -49,9 +55,12 @@ class Buffer:
         self._lines = list(self._original)
         self._history: list[list[str]] = []
         self._cache: dict[str, object] = {}
+        # The last edit, while its syntax is unchecked: (text before, lines before, start, end, new count).
+        self._edit: tuple[str, list[str], int, int, int] | None = None
 
     def _changed(self) -> None:
         self._cache.clear()
+        self._edit = None
 
     def checkpoint(self) -> tuple[list[str], list[list[str]], dict[str, object]]:
         """A cheap copy of the buffer's state (history entries are never mutated, so they are shared)."""
@@ -61,6 +70,7 @@ class Buffer:
         """Return to the state of :meth:`checkpoint` (used when a step must be undone as a whole)."""
         lines, history, cache = checkpoint
         self._lines, self._history, self._cache = list(lines), list(history), dict(cache)
+        self._edit = None
 
     @property
     def lines(self) -> list[str]:
@@ -79,7 +89,14 @@ class Buffer:
         """:func:`check_syntax` of the current text, computed once per change."""
         report = self._cache.get("syntax")
         if report is None:
-            report = self._cache["syntax"] = cached_syntax(self.source)
+            edit = self._edit
+            if edit is not None and len(self._lines) >= INCREMENTAL_MIN_LINES:
+                before, before_lines, start, end, count = edit
+                report = check_edit(before, before_lines, self._lines, start, end, count)
+            else:
+                report = cached_syntax(self.source)
+            self._cache["syntax"] = report
+            self._edit = None
         return report  # type: ignore[return-value]
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
@@ -102,6 +119,11 @@ class Buffer:
         """Lines keyed by 1-based line number (the observation's ``code_dict``)."""
         return {i + 1: text for i, text in enumerate(self._lines)}
 
+    def chars_outside(self, start: int, end: int) -> int:
+        """Characters (newlines included) of the lines outside ``start..end``."""
+        inside = sum(len(ln) + 1 for ln in self._lines[max(0, start - 1): max(0, end)])
+        return len(self.source) - inside
+
     def range_error(self, start: int | None, end: int | None) -> str | None:
         """Why ``start..end`` is not a valid REPLACE_LINES range, or ``None`` if it is."""
         last = len(self._lines)
@@ -121,12 +143,15 @@ class Buffer:
         The caller has checked the range with :meth:`range_error`. An empty block deletes the
         lines; the returned span is then ``(start, start - 1)``.
         """
-        self._history.append(list(self._lines))
+        before = self.source
+        before_lines = list(self._lines)
+        self._history.append(before_lines)
         anchor = self._lines[start - 1] if start - 1 < len(self._lines) else ""
         new = reindent_block(block, _indent_of(anchor)) if block.strip() else []
         hi = min(end, len(self._lines))
         self._lines[start - 1 : hi] = new
         self._changed()
+        self._edit = (before, before_lines, start, hi, len(new))
         return start, start + len(new) - 1
 
     def undo(self) -> bool:

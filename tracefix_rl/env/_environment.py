@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import random
 import time
 import uuid
@@ -18,7 +17,7 @@ from tracefix_rl.data.tasks import PASS_TO_PASS, BuiltinSource, Task, TaskSource
 from tracefix_rl.engines.judge import TestRun, describe_tally, judge, tally_runs
 from tracefix_rl.engines.sandbox import Sandbox, get_sandbox
 from tracefix_rl.env._editor import Buffer, SyntaxReport
-from tracefix_rl.env._render import listing, localized_context, test_report
+from tracefix_rl.env._render import listing, localized_context, program_diff, test_report
 from tracefix_rl.env.reset_args import check_reset_args
 
 __all__ = ["Checkpoint", "TraceFixEnvironment"]
@@ -330,7 +329,7 @@ class TraceFixEnvironment:
             problem = (f"Refused: an empty block would delete {span} lines (more than "
                        f"{cfg.destructive_lines}). Delete fewer lines at a time.")
             return _Outcome(problem, error=problem)
-        kept = sum(len(ln) + 1 for i, ln in enumerate(buf.lines, 1) if not start <= i <= end)
+        kept = buf.chars_outside(start, end)
         if kept + len(block) > self.config.max_program_chars:
             terms["invalid_action"] = cfg.invalid_action
             problem = (f"Refused: the program would exceed {self.config.max_program_chars} characters. "
@@ -532,17 +531,18 @@ def _step_record(taken: _Taken, after: str, isolation: str) -> StepRecord:
     from tracefix_rl.core.trajectory import observation_hash
 
     obs, before, result, run = taken.observation, taken.code_before, taken.result, taken.result.run
-    diff = "" if before == after else "".join(difflib.unified_diff(
-        before.splitlines(True), after.splitlines(True), "before/program.py", "after/program.py"))
+    diff = program_diff(before, after)
+    dumped = obs.model_dump(mode="json")
     return StepRecord(
         episode_id=obs.episode_id, step=obs.step_count, action=taken.action.model_dump(mode="json"),
-        observation=obs, observation_hash=observation_hash(obs), reward=obs.reward or 0.0,
+        observation=obs, observation_hash=observation_hash(dumped), reward=obs.reward or 0.0,
         reward_breakdown=dict(obs.reward_breakdown), cumulative_reward=obs.cumulative_reward,
         done=obs.done, error=obs.last_action_error, diff=diff, code_before=before, code_after=after,
         pass_rate=(run.passed / run.total) if run and run.total else None,
-        test_results=[r.model_dump(mode="json") for r in (run.results if run else [])],
+        test_results=[dict(r) for r in dumped["test_results"]] if run else [],
         duration_ms=(time.perf_counter() - taken.started) * 1000,
         extra={"hidden_passed": result.hidden.passed if result.hidden else None,
                "hidden_total": result.hidden.total if result.hidden else None,
                "end_reason": result.end_reason, "isolation": isolation},
+        observation_json=dumped,
     )

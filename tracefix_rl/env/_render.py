@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from tracefix_rl.engines.judge import TestRun, defang
 
-__all__ = ["ALL_PASSED_MARKER", "listing", "localized_context", "test_report"]
+__all__ = ["ALL_PASSED_MARKER", "listing", "localized_context", "program_diff", "test_report"]
 
 ALL_PASSED_MARKER = "SUCCESS: ALL TESTS PASSED"
 _PROGRAM_OUTPUT_CAP = 1500
@@ -102,3 +105,46 @@ def test_report(run: TestRun, lines: list[str], *, hidden: TestRun | None = None
             parts.append("[stderr]")
             parts.append(_cap(run.stderr.strip()))
     return "\n".join(parts)
+
+
+_HUNK = re.compile(r"^@@ -(\d+)((?:,\d+)?) \+(\d+)((?:,\d+)?) @@$")
+_CONTEXT = 3
+_TRIM_FROM = 200
+
+
+def program_diff(before: str, after: str, *, trim_from: int = _TRIM_FROM) -> str:
+    """The unified diff (3 lines of context) from ``before`` to ``after`` as a recorded step stores it.
+
+    For programs of ``trim_from`` lines or more, only the lines between the texts' common first
+    and last lines (plus the context) are compared, so a one-line edit of a long program costs
+    what it costs on a short one; the hunk headers carry the lines' numbers in the whole texts.
+    The diff always turns ``before`` into ``after``; where lines repeat, it may pair them
+    differently than a diff of the whole texts would.
+    """
+    if before == after:
+        return ""
+    a, b = before.splitlines(True), after.splitlines(True)
+    if min(len(a), len(b)) < trim_from:
+        return "".join(difflib.unified_diff(a, b, "before/program.py", "after/program.py"))
+    head = 0
+    limit = min(len(a), len(b))
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    skip = max(0, head - _CONTEXT)
+    keep_tail = max(0, tail - _CONTEXT)
+    lines = difflib.unified_diff(a[skip: len(a) - keep_tail], b[skip: len(b) - keep_tail],
+                                 "before/program.py", "after/program.py", n=_CONTEXT)
+    if not skip:
+        return "".join(lines)
+
+    def shift(line: str) -> str:
+        m = _HUNK.match(line.rstrip("\n"))
+        if m is None:
+            return line
+        old, new = int(m[1]) + skip, int(m[3]) + skip
+        return f"@@ -{old}{m[2]} +{new}{m[4]} @@\n"
+
+    return "".join(shift(ln) if ln.startswith("@@") else ln for ln in lines)

@@ -30,7 +30,12 @@ from typing import Any
 from tracefix_rl.core.task import Task, fixed_expectation, input_key
 from tracefix_rl.data.tasks._corpus import ReferenceProgram
 from tracefix_rl.data.tasks._difficulty import rate_mutant
-from tracefix_rl.data.tasks._validate import Verdict, check_reference, validate_candidate
+from tracefix_rl.data.tasks._validate import (
+    Verdict,
+    check_reference,
+    scaled_validation_limits,
+    validate_candidate,
+)
 from tracefix_rl.engines.mutation import Mutant, sample_mutants
 
 __all__ = ["BuildReport", "build_tasks", "can_catch_hardcoding", "describe_mutations", "program_seed", "task_from_mutant"]
@@ -90,6 +95,8 @@ class BuildReport:
     rejected: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
     target: int = 0
+    #: Sandbox time spent validating candidates, per verdict (``ok``, ``hangs``, ...), in seconds.
+    validation_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def by_tier(self) -> Counter[str]:
@@ -118,14 +125,17 @@ class BuildReport:
                 "rejected": dict(sorted(self.rejected.items())), "elapsed_s": round(self.elapsed_s, 2),
                 "by_tier": dict(sorted(self.by_tier.items())), "by_operator": dict(sorted(self.by_operator.items())),
                 "by_mutations": {str(k): v for k, v in sorted(self.by_mutations.items())},
-                "by_origin": dict(sorted(self.by_origin.items()))}
+                "by_origin": dict(sorted(self.by_origin.items())),
+                "validation_s": {k: round(v, 2) for k, v in sorted(self.validation_s.items())}}
 
 
 class _ProgramStream:
     """The seeded mutant streams of one program and the tasks accepted from them so far."""
 
-    def __init__(self, program: ReferenceProgram, seed: int, max_mutations: int, multi_fraction: float) -> None:
+    def __init__(self, program: ReferenceProgram, seed: int, max_mutations: int, multi_fraction: float,
+                 limits: Any = None) -> None:
         self.program = program
+        self.limits = limits
         self.seed = seed
         self.multi_fraction = multi_fraction if max_mutations > 1 else 0.0
         key = program_seed(program.name, seed)
@@ -137,6 +147,7 @@ class _ProgramStream:
         self.singles = 0
         self.candidates = 0
         self.rejected: Counter[str] = Counter()
+        self.validation_s: dict[str, float] = {}
         self._seen: set[str] = set()
 
     @property
@@ -175,8 +186,10 @@ class _ProgramStream:
             budget -= 1
             self.candidates += 1
             p = self.program
+            started = time.perf_counter()
             verdict = validate_candidate(p.reference, mutant.source, p.tests, p.hidden_tests,
-                                         entry_point=p.entry_point)
+                                         entry_point=p.entry_point, limits=self.limits)
+            self.validation_s[verdict.reason] = self.validation_s.get(verdict.reason, 0.0) + time.perf_counter() - started
             if not verdict.ok:
                 self.rejected[verdict.reason] += 1
                 continue
@@ -224,7 +237,8 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
             elif verdict.duration_ms > SLOW_REFERENCE_MS:
                 report.skipped_programs.append((program.name, f"slow: its tests take {verdict.duration_ms:.0f} ms"))
             else:
-                streams.append(_ProgramStream(program, seed, max_mutations, multi_fraction))
+                streams.append(_ProgramStream(program, seed, max_mutations, multi_fraction,
+                                              scaled_validation_limits(verdict.slowest_test_ms)))
         report.programs = len(streams)
         for _round in range(4):
             live = [s for s in streams if not s.exhausted]
@@ -253,5 +267,7 @@ def build_tasks(programs: Sequence[ReferenceProgram], *, target: int = 2000, see
     for s in streams:
         report.candidates += s.candidates
         report.rejected.update(s.rejected)
+        for reason, spent in s.validation_s.items():
+            report.validation_s[reason] = report.validation_s.get(reason, 0.0) + spent
     report.elapsed_s = time.monotonic() - start
     return report

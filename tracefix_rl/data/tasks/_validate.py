@@ -22,6 +22,7 @@ tests the candidate fails) reuse them without re-running anything.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Any
 from tracefix_rl.core.task import Task, TestSpec, fixed_expectation, input_key
 from tracefix_rl.engines.mutation import normalized
 
-__all__ = ["HINT_PATTERN", "VALIDATION_LIMITS", "Verdict", "check_reference", "check_task", "has_hint",
+__all__ = ["HINT_PATTERN", "VALIDATION_LIMITS", "Verdict", "scaled_validation_limits", "check_reference", "check_task", "has_hint",
            "hidden_catches_hardcoding", "probe_catches_hardcoding", "validate_candidate"]
 
 #: Words that would give the bug away if they appeared in a program shown to the agent.
@@ -46,6 +47,30 @@ def _limits() -> Any:
     from tracefix_rl.engines.sandbox import Limits
 
     return Limits(**VALIDATION_LIMITS)
+
+
+#: Scaled validation limits (:func:`scaled_validation_limits`): a candidate's tests each get this
+#: many times the reference's slowest test, never less than the floor and never more than
+#: :data:`VALIDATION_LIMITS` (whose whole-job deadline is kept: job start-up is most of a job).
+SCALE_PER_TEST, FLOOR_PER_TEST_S = 50.0, 0.05
+
+
+def scaled_validation_limits(slowest_test_ms: float | None) -> Any:
+    """Validation limits scaled to the reference's slowest test (``slowest_test_ms``, measured in
+    the sandbox child): a hanging candidate is given up on sooner when its reference is fast.
+
+    The measurement is rounded up to a power of two milliseconds, so the jitter of a timing does
+    not change the limits, and a slow (loaded) measurement only loosens them: the per-test limit
+    is never below 50 ms, against references whose tests take well under a millisecond, and
+    never above :data:`VALIDATION_LIMITS`. ``None`` gives :data:`VALIDATION_LIMITS`.
+    """
+    from tracefix_rl.engines.sandbox import Limits
+
+    if slowest_test_ms is None or slowest_test_ms < 0:
+        return _limits()
+    rounded = 2.0 ** math.ceil(math.log2(max(1.0, slowest_test_ms))) / 1000
+    per_test = min(VALIDATION_LIMITS["per_test_s"], max(FLOOR_PER_TEST_S, SCALE_PER_TEST * rounded))
+    return Limits(**{**VALIDATION_LIMITS, "per_test_s": per_test})
 
 
 def has_hint(source: str) -> bool:
@@ -69,6 +94,7 @@ class Verdict:
     failing_line: int | None = None
     detail: str = ""
     duration_ms: float = 0.0
+    slowest_test_ms: float | None = None
     """Wall time of the sandbox job."""
 
     def failing_tests(self, tests: Sequence[TestSpec], hidden: Sequence[TestSpec]) -> set[str]:
@@ -98,14 +124,15 @@ def hidden_catches_hardcoding(tests: Sequence[TestSpec], hidden: Sequence[TestSp
 
 
 def _run(source: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], limits: Any, *,
-         entry_point: str | None = None, settle: bool = False) -> Any:
+         entry_point: str | None = None, settle: bool = False, stop_at_timeout: bool = False) -> Any:
     """One job over every test. With ``settle`` (candidates allowed to hang), tests a hang left
     unrun get jobs of their own, so every test has its own status: a test's role must not
-    depend on the test that happened to run before it."""
+    depend on the test that happened to run before it. With ``stop_at_timeout`` (a hang rejects
+    the candidate whatever the other tests do), the job ends at the first test that times out."""
     from tracefix_rl.engines.judge import judge
 
     specs = list(tests) + list(hidden)
-    run = judge(source, specs, limits=limits, entry_point=entry_point)
+    run = judge(source, specs, limits=limits, entry_point=entry_point, stop_at_timeout=stop_at_timeout)
     for _ in range(len(specs) if settle else 0):  # each round settles at least the first unrun test
         if run.infra_error:
             break
@@ -145,7 +172,8 @@ def check_reference(source: str, tests: Sequence[TestSpec], hidden: Sequence[Tes
         bad = [r for r in run.results if not r.passed]
         detail = "; ".join(f"{r.test_name}: {r.error_message}" for r in bad[:3])
         return Verdict(False, "fails_own_tests", visible, hid, lines, run.failing_line, detail, run.duration_ms)
-    return Verdict(True, "ok", visible, hid, lines, duration_ms=run.duration_ms)
+    return Verdict(True, "ok", visible, hid, lines, duration_ms=run.duration_ms,
+                   slowest_test_ms=max((r.duration_ms for r in run.results), default=0.0))
 
 
 def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec], hidden: Sequence[TestSpec], *,
@@ -162,7 +190,8 @@ def validate_candidate(reference: str, candidate: str, tests: Sequence[TestSpec]
         return Verdict(False, "hint", detail="the candidate contains a hint word")
     if norm == normalized(reference):
         return Verdict(False, "same_as_reference")
-    run = _run(candidate, tests, hidden, limits or _limits(), entry_point=entry_point, settle=allow_hang)
+    run = _run(candidate, tests, hidden, limits or _limits(), entry_point=entry_point, settle=allow_hang,
+               stop_at_timeout=not allow_hang)
     visible, hid, lines = _statuses(run, len(tests))
     base = {"visible": visible, "hidden": hid, "lines": lines, "failing_line": run.failing_line,
             "duration_ms": run.duration_ms}

@@ -54,8 +54,9 @@ class SQLiteRecorder(TrajectoryStore):
     def start_episode(self, manifest: dict[str, Any], observation: CodeObservation, *,
                       owner: str | None = None) -> None:
         """Store a new episode (its manifest and complete initial observation) for ``owner``."""
-        snapshot, blob = snapshot_and_blob(observation.model_dump(mode="json"))
-        eid = self.insert_episode(manifest, observation_hash(observation), snapshot, owner=owner,
+        dumped = observation.model_dump(mode="json")
+        snapshot, blob = snapshot_and_blob(dumped)
+        eid = self.insert_episode(manifest, observation_hash(dumped), snapshot, owner=owner,
                                   initial_observation=blob, agent=self.agent)
         self._remember(eid, _open_from_manifest(manifest))
 
@@ -67,7 +68,8 @@ class SQLiteRecorder(TrajectoryStore):
             ep = self._open(record.episode_id)
             flags = [f.to_dict() for f in scan_edit(record.code_after, action["new_code_block"],
                                                     action.get("start_line"), ep.calls, ep.names)]
-        snapshot, blob = snapshot_and_blob(record.observation.model_dump(mode="json"))
+        dumped = record.observation_json
+        snapshot, blob = snapshot_and_blob(dumped if dumped is not None else record.observation.model_dump(mode="json"))
         row: dict[str, Any] = {
             "episode_id": record.episode_id, "step": record.step, "timestamp": time.time(),
             "action_type": action.get("action_type", ""), "action": action,

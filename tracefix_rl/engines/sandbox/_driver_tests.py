@@ -14,7 +14,9 @@ when the driver was imported. So a program that defines ``bool`` or ``len``, or 
 Payload::
 
     {"source": str, "filename": str, "seed": int, "per_test_s": float, "entry_point": str | None,
-     "tests": [{"name": str, "setup": str, "call": str}, ...]}
+     "tests": [{"name": str, "setup": str, "call": str}, ...], "stop_at_timeout": bool (optional)}
+
+With ``stop_at_timeout``, no test runs after one that timed out (the job ends with ``done``).
 
 Records, in order: ``{"kind": "compile", ...}``, ``{"kind": "module", ...}``, then for each
 test ``{"kind": "start", "index": i}`` followed by ``{"kind": "test", ...}``, and finally
@@ -105,6 +107,7 @@ def run(payload: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> None
     filename: str = payload.get("filename", "program.py")
     seed: int = int(payload.get("seed", 0))
     per_test_s: float = float(payload.get("per_test_s", 2.0))
+    stop_at_timeout = bool(payload.get("stop_at_timeout", False))
     entry_point = payload.get("entry_point")
     lines = source.splitlines()
 
@@ -166,4 +169,6 @@ def run(payload: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> None
         record["stdout"] = capture.getvalue()
         record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         emit(record)
+        if stop_at_timeout and record["status"] == "timeout":
+            break
     emit({"kind": "done"})

@@ -180,12 +180,19 @@ class TestStream:
     broken_at: int | None = None
 
 
+def _timed_out(stream: TestStream, index: int) -> bool:
+    result = stream.tests.get(index)
+    return result is not None and result.status == "timeout"
+
+
 def read_test_stream(records: list[dict[str, Any]], names: list[str], framing_error: str = "") -> TestStream:
     """Check ``records`` against the test driver's grammar for tests called ``names``.
 
     The order is ``compile``, ``module``, then ``start i`` and ``test i`` (or ``oversize``)
     for ``i = 0, 1, ...``, then ``done``; a failed compile or module ends the stream early,
-    and a killed job may end it anywhere. Anything else is a violation. ``framing_error`` is
+    ``done`` may also follow a test that timed out (a job asked to stop at its first timeout;
+    the tests after it are then not run, which never counts as passing), and a killed job may
+    end it anywhere. Anything else is a violation. ``framing_error`` is
     the executor's :attr:`~tracefix_rl.engines.sandbox.Execution.protocol_error`, a violation after the
     last record.
     """
@@ -207,7 +214,7 @@ def read_test_stream(records: list[dict[str, Any]], names: list[str], framing_er
         if expect == "end":
             return broken(f"a {kind} record after the end of the stream")
         if kind != expect and not (expect == "test" and kind == "oversize") \
-                and not (expect == "start" and kind == "done" and index == n):
+                and not (expect == "start" and kind == "done" and (index == n or _timed_out(out, index - 1))):
             return broken(f"a {kind} record where a {expect} record was due"
                           + (f" (test {index})" if expect in ("start", "test") else ""))
         if isinstance(typed, CompileRecord):
