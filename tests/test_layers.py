@@ -39,12 +39,34 @@ def test_no_module_cycles_inside_the_lower_layers(graph):
     assert sorted(set(cycles)) == [], f"import cycles: {sorted(set(cycles))}"
 
 
-def test_the_contract_catches_an_upward_import(tmp_path):
-    """A module of the core that imported the environment would break the layers contract."""
-    graph = grimp.build_graph("tracefix_rl")
+def _contract_layers() -> list[set[str]]:
+    """The layers of the import contract in pyproject.toml, top first, as sets of modules."""
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    return [{f"tracefix_rl.{name.strip().strip('()')}" for name in layer.split(":")} for layer in contract["layers"]]
+
+
+def test_the_contract_names_every_part_in_the_order_of_the_readme():
+    layers = _contract_layers()
+    assert [sorted(m.split(".")[1] for m in layer) for layer in layers[1:]] == [["env"], ["data"], ["engines"], ["core"]]
+    assert {m.split(".")[1] for layer in layers for m in layer} == set(PARTS) | {"graders"}
+
+
+def test_the_contracts_layers_hold_and_an_upward_import_breaks_them(graph):
+    layers = _contract_layers()
+
+    def illegal(g: grimp.ImportGraph) -> set:
+        present = tuple(grimp.Layer(*sorted(m.split(".", 1)[1] for m in layer if m in g.modules), independent=False)
+                        for layer in layers)
+        return g.find_illegal_dependencies_for_layers(layers=present, containers={"tracefix_rl"})
+
+    assert illegal(graph) == set()
+    graph = grimp.build_graph("tracefix_rl")  # a fresh one: the module's graph stays as built
     graph.add_import(importer="tracefix_rl.core.scoring", imported="tracefix_rl.env")
-    chains = graph.find_illegal_dependencies_for_layers(layers=("tracefix_rl.env", "tracefix_rl.core"))
-    assert chains, "an upward import went unnoticed"
+    assert illegal(graph), "an upward import went unnoticed"
 
 
 def test_no_part_reaches_into_another_packages_private_modules(graph):

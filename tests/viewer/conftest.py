@@ -81,7 +81,7 @@ def _browser_or_skip() -> str:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Headless Debian Chromium under Playwright (skipped locally without the binary; a failure under
-    ``CI`` or ``TRACEFIX_REQUIRE_BROWSER=1``, which ``.ci/run`` sets)."""
+    ``CI`` or ``TRACEFIX_REQUIRE_BROWSER=1``, which ``./run test`` sets)."""
     path = _browser_or_skip()
     from playwright.sync_api import sync_playwright
 
